@@ -1,0 +1,3 @@
+from mailmig_tui.cli import main
+
+raise SystemExit(main())

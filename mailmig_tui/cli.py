@@ -1,0 +1,120 @@
+"""The `mailmig` command: opens the TUI, or runs one headless engine command.
+
+Exit codes (also in the README): 0 success; 1 the work ran but found or left problems (a user failed,
+verify found a difference, DNS not ready); 2 usage error; 3 project file missing or malformed; 4 project
+locked by another mailmig or changed on disk; 5 credentials unavailable; 70 internal error (a bug: the
+traceback is saved to a file named in the message); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from mailmig_tui import __version__
+from mailmig_tui.commands.output import error_line
+from mailmig_tui.core.errors import MailmigError, UsageError
+from mailmig_tui.core.i18n import LANGUAGES, _, language_from_environment, set_language
+
+# Each module has register(subparsers); later phases add theirs here.
+COMMAND_MODULES = [
+    "mailmig_tui.commands.project",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mailmig",
+        description=_("Guide and perform an email-domain migration from an old mail provider to a new one."),
+        epilog=_("Run `mailmig PROJECT.mailmig.toml` to open the TUI on a project, or `mailmig` alone to open "
+                 "the project in this folder (or the demo if there is none)."),
+    )
+    parser.add_argument("--version", action="version", version=f"mailmig {__version__}")
+    parser.add_argument("--lang", choices=sorted(LANGUAGES), help=_("language of the interface (default: project setting, then locale)"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p = sub.add_parser("open", help=_("open the TUI on a project (the default command)"))
+    p.add_argument("project", type=Path, nargs="?")
+    p.set_defaults(func=cmd_open)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def find_project_here() -> Path | None:
+    found = sorted(Path.cwd().glob("*.mailmig.toml"))
+    return found[0] if len(found) == 1 else None
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from mailmig_tui.ui.app import run_app  # textual is imported only when the TUI opens
+
+    path = args.project or find_project_here()
+    if path is None:
+        if list(Path.cwd().glob("*.mailmig.toml")):
+            raise UsageError(_("several project files here; name the one to open"))
+        from mailmig_tui.core.project_factory import create_demo
+
+        print(_("No project file here: opening the demo project (create yours with `mailmig new`)."))
+        return run_app(create_demo(), demo=True)
+    return run_app(path)
+
+
+def _language_for(argv: list[str], lang_flag: str | None) -> str:
+    if lang_flag:
+        return lang_flag
+    # The project's own setting, when a project file is named and readable.
+    for arg in argv:
+        if arg.endswith(".mailmig.toml") and os.path.isfile(arg):
+            try:
+                import tomllib
+
+                with open(arg, "rb") as handle:
+                    value = tomllib.load(handle).get("language")
+                if isinstance(value, str) and value in LANGUAGES:
+                    return value
+            except (OSError, ValueError):
+                pass
+    return language_from_environment()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lang = None
+    if "--lang" in argv:
+        i = argv.index("--lang")
+        lang = argv[i + 1] if i + 1 < len(argv) else None
+    set_language(_language_for(argv, lang))
+    parser = build_parser()
+    # `mailmig FILE` means `mailmig open FILE`.
+    commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
+    positional = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--lang")]
+    if not positional or positional[0] not in commands:
+        idx = argv.index(positional[0]) if positional else len(argv)
+        argv.insert(idx, "open")
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except MailmigError as exc:
+        error_line(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error_line(_("interrupted"))
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        fd, name = tempfile.mkstemp(prefix="mailmig-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as handle:
+            traceback.print_exc(file=handle)
+        error_line(_("internal error (a bug in mailmig); details saved in {file}").format(file=name))
+        return 70

@@ -1,0 +1,1 @@
+"""Headless commands: one module per engine, each with `register(subparsers)`. See cli.py."""

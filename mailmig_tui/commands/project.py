@@ -1,0 +1,109 @@
+"""Project commands: new, demo, status, presets, notices."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mailmig_tui.commands.output import Reporter
+from mailmig_tui.core import dashboard, notices
+from mailmig_tui.core.errors import ProjectFileError
+from mailmig_tui.core.i18n import _, current_language
+from mailmig_tui.core.presets import preset_names, preset_provider
+from mailmig_tui.core.project_factory import create_demo, new_project, project_filename
+from mailmig_tui.core.store import ProjectStore, load_project
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("new", help=_("create a project file for a domain"))
+    p.add_argument("domain", help=_("the email domain being migrated, e.g. corp.example"))
+    p.add_argument("--from", dest="old", default="generic-imap", metavar="PRESET",
+                   help=_("the old provider's preset (see `mailmig presets`)"))
+    p.add_argument("--to", dest="new", default="generic-imap", metavar="PRESET", help=_("the new provider's preset"))
+    p.add_argument("--dir", type=Path, default=Path.cwd(), help=_("where to write the project file"))
+    p.add_argument("--force", action="store_true", help=_("overwrite an existing project file (a .bak is kept)"))
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("demo", help=_("open a realistic demo project (a copy in a temp folder)"))
+    p.add_argument("--dir", type=Path, default=None, help=_("write the demo project here instead of a temp folder"))
+    p.add_argument("--no-open", action="store_true", help=_("only write the demo project and print its path"))
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("status", help=_("print the dashboard as plain text"))
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("presets", help=_("list the provider presets"))
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("notices", help=_("export the staff notices as .eml files"))
+    p.add_argument("project", type=Path)
+    p.add_argument("--dir", type=Path, default=None, help=_("where to write them (default: beside the project)"))
+    p.set_defaults(func=cmd_notices)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    project = new_project(args.domain, args.old, args.new, language=current_language())
+    path = args.dir / project_filename(project.domain)
+    store = ProjectStore.create(path, project, overwrite=args.force)
+    store.close()
+    print(_("wrote {path}").format(path=path))
+    print(_("open it with: mailmig {path}").format(path=path))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.dir:
+        args.dir.mkdir(parents=True, exist_ok=True)
+    path = create_demo(args.dir, language=current_language())
+    if args.no_open:
+        print(path)
+        return 0
+    from mailmig_tui.ui.app import run_app  # textual is imported only when the TUI opens
+
+    return run_app(path, demo=True)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    project = load_project(args.project)
+    board = dashboard.build(project)
+    if args.json:
+        print(json.dumps({
+            "domain": board.domain,
+            "old_provider": board.old_name,
+            "new_provider": board.new_name,
+            "users": board.users,
+            "next_milestone": board.next_milestone,
+            "overall": {"done": board.overall.done, "total": board.overall.total},
+            "phases": [{
+                "phase": r.phase.value, "status": r.status.value, "done": r.progress.done,
+                "total": r.progress.total, "overdue": r.overdue, "next": [i.title for i in r.next_items],
+            } for r in board.rows],
+            "plan_problems": board.plan_problems,
+        }, ensure_ascii=False, indent=2))
+    else:
+        print(dashboard.render_text(board))
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for name in preset_names():
+        provider = preset_provider(name, "corp.example")
+        print(f"{name:<18} {provider.name}")
+        print(f"{'':<18} IMAP {provider.imap.describe()}  SMTP {provider.smtp.describe()}")
+    return 0
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    project = load_project(args.project)
+    folder = args.dir or args.project.absolute().parent / "notices"
+    try:
+        written = notices.export_all(project, folder)
+    except OSError as exc:
+        raise ProjectFileError(_("cannot write notices to {dir}: {error}").format(dir=folder, error=exc.strerror)) from None
+    reporter = Reporter()
+    for path in written:
+        reporter.event("notice", str(path))
+    return 0

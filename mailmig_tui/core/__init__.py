@@ -1,0 +1,1 @@
+"""Domain model and engines. Nothing here imports textual or rich (tests/test_architecture.py checks)."""

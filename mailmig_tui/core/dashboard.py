@@ -1,0 +1,85 @@
+"""What the dashboard shows, computed once for the TUI and for `mailmig status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mailmig_tui.core.checklist import Progress, progress
+from mailmig_tui.core.i18n import _
+from mailmig_tui.core.model import ChecklistItem, Project
+from mailmig_tui.core.phases import Phase, PhaseStatus
+from mailmig_tui.core.plan import countdown, label, next_milestone, validate
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    phase: Phase
+    status: PhaseStatus
+    progress: Progress
+    next_items: list[ChecklistItem]
+    overdue: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    domain: str
+    old_name: str
+    new_name: str
+    users: int
+    rows: list[PhaseRow]
+    overall: Progress
+    next_milestone: str
+    plan_problems: list[str]
+
+
+def build(project: Project, now: datetime | None = None, next_count: int = 2) -> Dashboard:
+    now = now or datetime.now().astimezone()
+    today = now.date()
+    rows = []
+    for phase in Phase:
+        items = project.items_for(phase)
+        undone = [c for c in items if not c.done]
+        rows.append(PhaseRow(
+            phase,
+            project.phases[phase],
+            progress(project, phase),
+            undone[:next_count],
+            sum(1 for c in undone if c.is_overdue(today)),
+        ))
+    upcoming = next_milestone(project.plan, now)
+    milestone = (
+        _("{what} in {when} ({at})").format(what=label(upcoming[0]), when=countdown(upcoming[1] - now),
+                                          at=upcoming[1].strftime("%Y-%m-%d %H:%M"))
+        if upcoming else _("no upcoming date in the plan")
+    )
+    return Dashboard(
+        project.domain,
+        project.old.name or project.old.preset,
+        project.new.name or project.new.preset,
+        len(project.users),
+        rows,
+        progress(project),
+        milestone,
+        [p.message for p in validate(project.plan)],
+    )
+
+
+def render_text(board: Dashboard) -> str:
+    """The dashboard as plain text for `mailmig status` (no colour, fits 80 columns)."""
+    lines = [
+        f"{board.domain}: {board.old_name} → {board.new_name}   " + _("{n} users").format(n=board.users),
+        _("Next: {milestone}").format(milestone=board.next_milestone),
+        "",
+    ]
+    for row in board.rows:
+        flag = _("  ({n} overdue)").format(n=row.overdue) if row.overdue else ""
+        lines.append(f"{row.status.symbol} {row.phase.number}. {row.phase.title:<14} {row.status.label:<12} "
+                     f"{row.progress.done:>3}/{row.progress.total:<3}{flag}")
+        for item in row.next_items:
+            lines.append(f"      - {item.title}")
+    lines.append("")
+    lines.append(_("Overall: {done}/{total} checklist items done").format(done=board.overall.done, total=board.overall.total))
+    for problem in board.plan_problems:
+        lines.append(_("Plan: {problem}").format(problem=problem))
+    return "\n".join(lines)
