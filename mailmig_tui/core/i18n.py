@@ -73,12 +73,16 @@ def parse_po(text: str) -> dict[str, str]:
 
 
 def load_catalog(language: str) -> dict[str, str]:
+    """All `.po` files of `language` merged (one per area: mailmig.po, backup.po, dns.po …)."""
     if language == DEFAULT_LANGUAGE:
         return {}
-    path = resources.files("mailmig_tui") / "locale" / language / f"{DOMAIN}.po"
-    if not path.is_file():
-        return {}
-    return parse_po(path.read_text(encoding="utf-8"))
+    folder = resources.files("mailmig_tui") / "locale" / language
+    catalog: dict[str, str] = {}
+    if folder.is_dir():
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".po"):
+                catalog.update(parse_po(entry.read_text(encoding="utf-8")))
+    return catalog
 
 
 def normalize_language(value: str | None) -> str | None:
