@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     set_language(_language_for(argv, lang))
     parser = build_parser()
     # `mailmig FILE` means `mailmig open FILE`.
-    commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
+    commands = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices}
     positional = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--lang")]
     if not positional or positional[0] not in commands:
         idx = argv.index(positional[0]) if positional else len(argv)

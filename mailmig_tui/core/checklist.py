@@ -143,9 +143,7 @@ def touch_phase(project: Project, phase: Phase) -> None:
     done = sum(1 for c in items if c.done)
     if items and done == len(items):
         project.phases[phase] = PhaseStatus.DONE
-    elif done:
-        project.phases[phase] = PhaseStatus.IN_PROGRESS
-    elif project.phases[phase] == PhaseStatus.DONE:
+    elif done or project.phases[phase] == PhaseStatus.DONE:
         project.phases[phase] = PhaseStatus.IN_PROGRESS
 
 

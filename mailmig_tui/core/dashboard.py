@@ -74,7 +74,7 @@ def render_text(board: Dashboard) -> str:
     ]
     for row in board.rows:
         flag = _("  ({n} overdue)").format(n=row.overdue) if row.overdue else ""
-        lines.append(f"{row.status.symbol} {row.phase.number}. {row.phase.title:<14} {row.status.label:<12} "
+        lines.append(f"{row.status.symbol} {row.phase.number}. {row.phase.label:<14} {row.status.label:<12} "
                      f"{row.progress.done:>3}/{row.progress.total:<3}{flag}")
         for item in row.next_items:
             lines.append(f"      - {item.title}")

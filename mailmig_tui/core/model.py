@@ -11,7 +11,7 @@ import copy
 import getpass
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from mailmig_tui.core.phases import Phase, PhaseStatus
@@ -77,7 +77,7 @@ def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def current_operator() -> str:

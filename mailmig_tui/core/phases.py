@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from mailmig_tui.core.i18n import N_, _
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     PREPARATION = "preparation"
     BACKUP = "backup"
     DNS = "dns"
@@ -22,7 +22,7 @@ class Phase(str, Enum):
         return list(Phase).index(self) + 1
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return _(PHASE_INFO[self].title)
 
     @property
@@ -34,7 +34,7 @@ class Phase(str, Enum):
         return _(PHASE_INFO[self].summary)
 
 
-class PhaseStatus(str, Enum):
+class PhaseStatus(StrEnum):
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"
     BLOCKED = "blocked"

@@ -1,0 +1,186 @@
+"""The Textual application: modes (one per phase plus the dashboard), saving, help, palette, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.theme import Theme
+from textual.worker import Worker, WorkerState
+
+from mailmig_tui.core import dashboard
+from mailmig_tui.core.errors import MailmigError
+from mailmig_tui.core.i18n import N_, _, current_language, set_language
+from mailmig_tui.core.model import Project
+from mailmig_tui.core.phases import PHASE_INFO, Phase
+from mailmig_tui.core.store import ProjectStore
+from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.commands import MigrationCommands
+from mailmig_tui.ui.help import HelpScreen, key_table
+from mailmig_tui.ui.screens.base import MailmigScreen
+from mailmig_tui.ui.screens.dashboard import DashboardScreen
+from mailmig_tui.ui.screens.phases import PHASE_SCREENS
+from mailmig_tui.ui.widgets.checklist import ChecklistPanel
+
+T = TypeVar("T")
+
+# Chosen so each colour stays distinct when Textual maps it to the 16 ANSI colours
+# (TEXTUAL_COLOR_SYSTEM=standard) and so nothing relies on colour alone (symbols carry status).
+MAILMIG_THEME = Theme(
+    name="mailmig",
+    primary="#0087d7",
+    secondary="#00afaf",
+    accent="#d7af00",
+    warning="#d7af00",
+    error="#d70000",
+    success="#00af00",
+    foreground="#e4e4e4",
+    background="#000000",
+    surface="#121212",
+    panel="#1c1c1c",
+    dark=True,
+)
+
+
+class MailmigApp(App[Any]):
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {MigrationCommands}
+    MODES = {"dashboard": DashboardScreen, **PHASE_SCREENS}
+    BINDINGS = [
+        Binding("f1", "help", N_("Help"), id="app.help"),
+        Binding("0", "goto('dashboard')", N_("Overview"), show=False, id="goto.dashboard"),
+        *[Binding(str(p.number), f"goto('{p.value}')", PHASE_INFO[p].title, show=False, id=f"goto.{p.value}") for p in Phase],
+        Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", priority=True),
+    ]
+
+    def __init__(self, store: ProjectStore, *, demo: bool = False, start_mode: str = "dashboard") -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.store = store
+        self.demo = demo
+        self.start_mode = start_mode
+        self.title = f"mailmig · {store.project.domain}" + (f" ({_('demo')})" if demo else "")
+        self.register_theme(MAILMIG_THEME)
+        self.theme = "mailmig"
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode)
+        if self.store.readonly:
+            self.notify(self.store.lock_message, title=_("Read-only"), severity="warning", timeout=8)
+        if self.demo:
+            self.notify(_("A demo project in {path}: try it freely.").format(path=self.store.path),
+                        title=_("Demo"), timeout=6)
+
+    # --- the one way the UI changes the project ------------------------------------------------
+
+    def check_writable(self) -> bool:
+        if self.store.readonly:
+            self.notify(self.store.lock_message or _("the project is open read-only"),
+                        title=_("Read-only"), severity="error")
+            return False
+        return True
+
+    def mutate(self, change: Callable[[Project], T], log: str | None = None) -> T | None:
+        """Apply `change` to the project and save it; show any problem instead of raising."""
+        if not self.check_writable():
+            return None
+        try:
+            result = self.store.update(change, log)
+        except (MailmigError, ValueError, KeyError) as exc:
+            self.notify(str(exc), title=_("Not saved"), severity="error", timeout=8)
+            return None
+        except OSError as exc:
+            self.notify(_("Cannot save {file}: {error}").format(file=self.store.path, error=exc.strerror),
+                        title=_("Not saved"), severity="error", timeout=10)
+            return None
+        self.refresh_screen()
+        return result
+
+    def refresh_screen(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MailmigScreen):
+                screen.refresh_project()
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def action_goto(self, mode: str) -> None:
+        if isinstance(self.screen, ModalScreen):
+            return
+        self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        text = screen.help_text() if isinstance(screen, MailmigScreen) else ""
+        self.push_screen(HelpScreen(text, key_table(screen)))
+
+    def action_add_item(self, phase: str) -> None:
+        self.switch_mode(phase)
+
+        def add() -> None:
+            self.screen.query_one(ChecklistPanel).action_add()
+
+        self.call_after_refresh(add)
+
+    def action_export_notices(self) -> None:
+        from mailmig_tui.core import notices
+
+        folder = self.store.path.parent / "notices"
+        try:
+            written = notices.export_all(self.store.project, folder)
+        except OSError as exc:
+            self.notify(_("Cannot write notices to {dir}: {error}").format(dir=folder, error=exc.strerror), severity="error")
+            return
+        self.notify(_("Exported {n} notices to {dir}").format(n=len(written), dir=folder), title=_("Notices"))
+
+    def action_export_status(self) -> None:
+        target = self.store.path.with_name(f"{self.store.project.domain}-status.txt")
+        try:
+            target.write_text(dashboard.render_text(dashboard.build(self.store.project)) + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.notify(_("Cannot write {file}: {error}").format(file=target, error=exc.strerror), severity="error")
+            return
+        self.notify(_("Wrote {file}").format(file=target), title=_("Status report"))
+
+    def action_set_language(self, code: str) -> None:
+        if code == current_language():
+            return
+        if not self.store.readonly:
+            self.mutate(lambda p: setattr(p, "language", code))
+        # Labels, bindings and help are built in the language in force; restart the interface in place.
+        self.exit(("restart", code, self.current_mode))
+
+    # --- one place for worker failures ----------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, MailmigError):
+            message = str(error)
+        else:
+            message = _("{kind}: {error}").format(kind=type(error).__name__, error=error)
+        self.notify(message, title=_("{task} failed").format(task=event.worker.name or _("task")),
+                    severity="error", timeout=15)
+
+
+def run_app(path: Path, *, demo: bool = False) -> int:
+    mode = "dashboard"
+    while True:
+        # The language was chosen by the CLI (--lang, then the project's setting, then the locale).
+        store = ProjectStore.open(path)
+        app = MailmigApp(store, demo=demo, start_mode=mode)
+        try:
+            result = app.run()
+        finally:
+            store.close()
+        if isinstance(result, tuple) and result[0] == "restart":
+            _kind, language, mode = result
+            set_language(language)
+            continue
+        return app.return_code or 0

@@ -1,0 +1,152 @@
+"""The seven phase screens. Each shows its checklist first; the tabs after it are the phase's own."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import TabPane
+
+from mailmig_tui.core.i18n import N_, _
+from mailmig_tui.core.phases import Phase
+from mailmig_tui.ui.screens.base import PhaseScreen
+from mailmig_tui.ui.widgets.notices_panel import NoticesPanel
+from mailmig_tui.ui.widgets.plan_panel import PlanPanel
+from mailmig_tui.ui.widgets.provider_panel import ProviderPanel
+from mailmig_tui.ui.widgets.tables import EventLog, UserTable
+
+
+class PreparationScreen(PhaseScreen):
+    MODE = Phase.PREPARATION.value
+    PHASE = Phase.PREPARATION
+    HELP = N_(
+        "# 1. Preparation\n\n"
+        "Vet the new provider, get admin access to both sides, set the plan's dates and tell staff.\n\n"
+        "Tabs: **Checklist**; **Plan** (the key dates: Enter edits one, Delete clears it; problems such as a "
+        "cutover before the TTL was lowered are listed below); **Notices** (staff announcements from "
+        "templates: **e** edits, **r** resets, **x** exports .eml files next to the project); **Providers** "
+        "(old and new endpoints, MX, SPF and limits).\n"
+    )
+
+    def extra_panes(self) -> ComposeResult:
+        with TabPane(_("Plan"), id="tab-plan"):
+            yield PlanPanel()
+        with TabPane(_("Notices"), id="tab-notices"):
+            yield NoticesPanel()
+        with TabPane(_("Providers"), id="tab-providers"), VerticalScroll():
+            yield ProviderPanel(self.project)
+
+    def refresh_panes(self) -> None:
+        self.query_one(PlanPanel).refresh_project()
+        self.query_one(NoticesPanel).refresh_project()
+        self.query_one(ProviderPanel).refresh_project(self.project)
+
+
+class BackupScreen(PhaseScreen):
+    MODE = Phase.BACKUP.value
+    PHASE = Phase.BACKUP
+    HELP = N_(
+        "# 2. Backup\n\n"
+        "Back up every mailbox from the old provider before anything changes, then verify it.\n\n"
+        "Tabs: **Checklist**; **Users** (the mailboxes to back up).\n"
+    )
+
+    def extra_panes(self) -> ComposeResult:
+        with TabPane(_("Users"), id="tab-users"):
+            yield UserTable()
+
+    def refresh_panes(self) -> None:
+        self.query_one(UserTable).refresh_project(self.project)
+
+
+class DnsScreen(PhaseScreen):
+    MODE = Phase.DNS.value
+    PHASE = Phase.DNS
+    HELP = N_(
+        "# 3. DNS\n\n"
+        "Point MX, SPF, DKIM, DMARC and autodiscover at the new provider and watch the change propagate.\n\n"
+        "Tabs: **Checklist**; **Providers** (old and new MX, SPF include and DKIM selectors).\n"
+    )
+
+    def extra_panes(self) -> ComposeResult:
+        with TabPane(_("Providers"), id="tab-providers"), VerticalScroll():
+            yield ProviderPanel(self.project)
+
+    def refresh_panes(self) -> None:
+        self.query_one(ProviderPanel).refresh_project(self.project)
+
+
+class AccountsScreen(PhaseScreen):
+    MODE = Phase.ACCOUNTS.value
+    PHASE = Phase.ACCOUNTS
+    HELP = N_(
+        "# 4. Account sync\n\n"
+        "Create the same users on the new platform, hand out passwords privately, and copy mail across.\n\n"
+        "Tabs: **Checklist**; **Users** (old and new logins of every user).\n"
+    )
+
+    def extra_panes(self) -> ComposeResult:
+        with TabPane(_("Users"), id="tab-users"):
+            yield UserTable()
+
+    def refresh_panes(self) -> None:
+        self.query_one(UserTable).refresh_project(self.project)
+
+
+class TestingScreen(PhaseScreen):
+    MODE = Phase.TESTING.value
+    PHASE = Phase.TESTING
+    HELP = N_(
+        "# 5. Testing\n\n"
+        "A few representative users send and receive mail; fix what breaks; then widen to everyone.\n\n"
+        "Tabs: **Checklist**; **Pilots** (users whose role is pilot in the project file).\n"
+    )
+
+    def extra_panes(self) -> ComposeResult:
+        with TabPane(_("Pilots"), id="tab-pilots"):
+            yield UserTable(role="pilot")
+
+    def refresh_panes(self) -> None:
+        self.query_one(UserTable).refresh_project(self.project)
+
+
+class GoLiveScreen(PhaseScreen):
+    MODE = Phase.GO_LIVE.value
+    PHASE = Phase.GO_LIVE
+    HELP = N_(
+        "# 6. Go-live\n\n"
+        "After the trial period, switch for good, close the old system and remind staff.\n\n"
+        "Tabs: **Checklist**; **Plan** (go-live and switch-off dates); **Notices** (the go-live notice).\n"
+    )
+
+    def extra_panes(self) -> ComposeResult:
+        with TabPane(_("Plan"), id="tab-plan"):
+            yield PlanPanel()
+        with TabPane(_("Notices"), id="tab-notices"):
+            yield NoticesPanel()
+
+    def refresh_panes(self) -> None:
+        self.query_one(PlanPanel).refresh_project()
+        self.query_one(NoticesPanel).refresh_project()
+
+
+class AftercareScreen(PhaseScreen):
+    MODE = Phase.AFTERCARE.value
+    PHASE = Phase.AFTERCARE
+    HELP = N_(
+        "# 7. After-care\n\n"
+        "Help newcomers, watch the new system's health, tighten SPF and DMARC, archive the backup.\n\n"
+        "Tabs: **Checklist**; **Activity** (who did what in this project, newest first).\n"
+    )
+
+    def extra_panes(self) -> ComposeResult:
+        with TabPane(_("Activity"), id="tab-activity"):
+            yield EventLog()
+
+    def refresh_panes(self) -> None:
+        self.query_one(EventLog).refresh_project(self.project)
+
+
+PHASE_SCREENS: dict[str, type[PhaseScreen]] = {
+    s.MODE: s
+    for s in (PreparationScreen, BackupScreen, DnsScreen, AccountsScreen, TestingScreen, GoLiveScreen, AftercareScreen)
+}

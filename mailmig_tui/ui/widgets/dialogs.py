@@ -1,0 +1,164 @@
+"""Modal dialogs reused by every screen: confirm, a small form, and a multi-line text editor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from mailmig_tui.core.i18n import N_, _
+from mailmig_tui.ui.bindings import translate_bindings
+
+
+class _Dialog(ModalScreen):
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), id="dialog.cancel")]
+    DEFAULT_CSS = """
+    _Dialog { align: center middle; }
+    _Dialog > Vertical {
+        width: 74; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    _Dialog .title { text-style: bold; width: 1fr; }
+    _Dialog .error { color: $error; text-style: bold; height: auto; }
+    _Dialog .buttons { height: 3; align-horizontal: right; }
+    _Dialog Button { margin-left: 1; min-width: 10; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(_Dialog):
+    BINDINGS = [Binding("y", "confirm", N_("Yes"), id="dialog.yes"), Binding("n", "cancel", N_("No"), id="dialog.no")]
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.message, classes="title")
+            with Horizontal(classes="buttons"):
+                yield Button(_("Yes (y)"), id="yes", variant="error")
+                yield Button(_("No (n)"), id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+    # Returns an error message for a bad value, or None when it is fine.
+    validate: Callable[[str], str | None] | None = None
+
+
+class FormDialog(_Dialog):
+    """A few labelled inputs. Enter on the last input (or Save) validates; Escape cancels.
+
+    Dismisses with {name: value} or None.
+    """
+
+    DEFAULT_CSS = """
+    FormDialog Label { margin-top: 0; color: $text-muted; }
+    FormDialog Input { margin: 0; }
+    """
+
+    def __init__(self, title: str, fields: list[Field]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = fields
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, classes="title")
+            for f in self.fields:
+                yield Label(f.label)
+                yield Input(f.value, placeholder=f.placeholder, id=f"field-{f.name}")
+            yield Static("", id="form-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button(_("Save"), id="save", variant="primary")
+                yield Button(_("Cancel"), id="cancel")
+
+    def values(self) -> dict[str, str]:
+        return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self.fields}
+
+    def _submit(self) -> None:
+        values = self.values()
+        for f in self.fields:
+            problem = f.validate(values[f.name]) if f.validate else None
+            if problem:
+                self.query_one("#form-error", Static).update(f"✗ {f.label}: {problem}")
+                self.query_one(f"#field-{f.name}", Input).focus()
+                return
+        self.dismiss(values)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+
+class TextDialog(_Dialog):
+    """Edit a longer text (a notice template, a note). Ctrl+S saves, Escape cancels."""
+
+    BINDINGS = [Binding("ctrl+s", "save", N_("Save"), id="dialog.save")]
+    DEFAULT_CSS = """
+    TextDialog > Vertical { width: 100%; height: 100%; }
+    TextDialog TextArea { height: 1fr; }
+    """
+
+    def __init__(self, title: str, text: str, hint: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, classes="title")
+            if self.hint:
+                yield Static(self.hint)
+            yield TextArea(self.text, id="text", soft_wrap=True)
+            with Horizontal(classes="buttons"):
+                yield Button(_("Save (ctrl+s)"), id="save", variant="primary")
+                yield Button(_("Cancel (esc)"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)

@@ -1,0 +1,52 @@
+"""Old and new provider side by side: endpoints, MX, SPF, limits and where the values came from."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from mailmig_tui.core.i18n import _
+from mailmig_tui.core.model import Project, Provider
+
+
+def provider_table(project: Project) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, expand=True, padding=(0, 1))
+    table.add_column("", style="bold", no_wrap=True, ratio=1)
+    table.add_column(_("Old provider"), ratio=3, overflow="fold")
+    table.add_column(_("New provider"), ratio=3, overflow="fold")
+
+    def cells(p: Provider) -> list[str]:
+        return [
+            p.name or p.preset,
+            p.imap.describe(),
+            p.smtp.describe(),
+            "\n".join(f"{m.preference} {m.host}" for m in p.mx) or "—",
+            p.spf_include or "—",
+            ", ".join(p.dkim_selectors) or "—",
+            p.webmail or "—",
+            _("{n} connections, {u} per user").format(n=p.limits.max_connections, u=p.limits.max_connections_per_user),
+            p.source or "—",
+        ]
+
+    labels = [_("Name"), "IMAP", "SMTP", "MX", _("SPF include"), _("DKIM"), _("Webmail"), _("Limits"), _("Source")]
+    for label, old, new in zip(labels, cells(project.old), cells(project.new), strict=True):
+        table.add_row(label, old, new)
+    return table
+
+
+class ProviderPanel(Static):
+    DEFAULT_CSS = "ProviderPanel { height: auto; }"
+
+    def __init__(self, project: Project) -> None:
+        super().__init__()
+        self.project = project
+
+    def on_mount(self) -> None:
+        self.refresh_project(self.project)
+
+    def refresh_project(self, project: Project) -> None:
+        self.project = project
+        note = Text("\n" + _("Override any value in the project file's [old_provider] / [new_provider] tables."), style="italic")
+        self.update(Group(provider_table(project), note))
