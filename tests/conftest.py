@@ -24,7 +24,8 @@ def english() -> Iterator[None]:
 
 
 @pytest.fixture
-def demo_path(tmp_path: Path) -> Path:
+def demo_path(tmp_path: Path, frozen_clock: datetime) -> Path:
+    """The demo project, written under the frozen clock so its event log is the same every run."""
     path = tmp_path / "corp.example.mailmig.toml"
     ProjectStore.create(path, demo_project(FIXED_NOW)).close()
     return path
