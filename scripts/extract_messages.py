@@ -21,6 +21,7 @@ import argparse
 import ast
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,14 +121,29 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+def _width(text: str) -> int:
+    """Terminal columns: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in escape(text))
+
+
+def _cut(line: str, width: int) -> int:
+    """Where to break `line` so the first part fits `width` columns: after a space if there is one."""
+    used, fits = 0, 0
+    for i, ch in enumerate(line):
+        used += _width(ch)
+        if used > width:
+            break
+        fits = i + 1
+    space = line.rfind(" ", 0, fits) + 1
+    return space if space > 0 else max(fits, 1)
+
+
 def _pieces(text: str, width: int = WRAP) -> list[str]:
-    """Split after each newline, and long lines after spaces (or anywhere, for text without spaces)."""
+    """Split after each newline, and long lines after spaces (or anywhere, in text without spaces)."""
     pieces: list[str] = []
     for line in re.findall(r"[^\n]*\n|[^\n]+", text):
-        while len(escape(line)) > width:
-            cut = line.rfind(" ", 0, width) + 1
-            if cut <= 0:  # CJK: no spaces, and each character is two columns wide
-                cut = width // 2
+        while _width(line) > width:
+            cut = _cut(line, width)
             pieces.append(line[:cut])
             line = line[cut:]
         if line:
@@ -137,7 +153,7 @@ def _pieces(text: str, width: int = WRAP) -> list[str]:
 
 def po_string(keyword: str, text: str, prefix: str = "") -> str:
     pieces = _pieces(text)
-    if len(pieces) <= 1 and len(keyword) + len(escape(text)) + 3 <= WRAP + 3:
+    if len(pieces) <= 1 and len(keyword) + _width(text) <= WRAP:
         return f'{prefix}{keyword} "{escape(text)}"\n'
     return f'{prefix}{keyword} ""\n' + "".join(f'{prefix}"{escape(p)}"\n' for p in pieces)
 
