@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from mailmig_tui.core import clock
 from mailmig_tui.core.checklist import Progress, progress
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import ChecklistItem, Project
@@ -34,7 +35,7 @@ class Dashboard:
 
 
 def build(project: Project, now: datetime | None = None, next_count: int = 2) -> Dashboard:
-    now = now or datetime.now().astimezone()
+    now = now or clock.now()
     today = now.date()
     rows = []
     for phase in Phase:

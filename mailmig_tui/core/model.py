@@ -11,9 +11,10 @@ import copy
 import getpass
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from mailmig_tui.core import clock
 from mailmig_tui.core.phases import Phase, PhaseStatus
 
 SCHEMA_VERSION = 1
@@ -77,7 +78,7 @@ def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return clock.now()
 
 
 def current_operator() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from mailmig_tui.core import clock
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import PLAN_KEYS, Plan
 
@@ -83,7 +84,7 @@ def parse_datetime(text: str, default_tz: datetime | None = None) -> datetime | 
     else:
         raise ValueError(_("“{text}” is not a date and time like 2026-12-05 22:00").format(text=text))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=(default_tz or datetime.now().astimezone()).tzinfo)
+        value = value.replace(tzinfo=(default_tz or clock.now()).tzinfo)
     return value.replace(second=0, microsecond=0)
 
 

@@ -8,6 +8,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from mailmig_tui.core import clock
 from mailmig_tui.core.checklist import default_checklist, set_done
 from mailmig_tui.core.errors import UsageError
 from mailmig_tui.core.i18n import _
@@ -59,7 +60,7 @@ DEMO_USERS = [
 
 def demo_project(today: datetime | None = None, language: str = "") -> Project:
     """A realistic migration a week before cutover: some preparation done, the plan filled in."""
-    today = (today or datetime.now().astimezone()).replace(minute=0, second=0, microsecond=0)
+    today = (today or clock.now()).replace(minute=0, second=0, microsecond=0)
     project = new_project("corp.example", "tencent-exmail", "aliyun-mail", language)
     project.users = [
         User(f"{login}@corp.example", name, dept, role=role) for login, name, dept, role in DEMO_USERS

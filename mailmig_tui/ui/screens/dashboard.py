@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from mailmig_tui.core import dashboard, plan
+from mailmig_tui.core import clock, dashboard, plan
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import PLAN_KEYS, Project
 from mailmig_tui.core.phases import Phase, PhaseStatus
@@ -60,7 +58,7 @@ class DashboardScreen(MailmigScreen):
         self.set_interval(30, self.refresh_body)
 
     def refresh_body(self) -> None:
-        board = dashboard.build(self.project, datetime.now().astimezone(), next_count=1)
+        board = dashboard.build(self.project, clock.now(), next_count=1)
         summary = Text()
         summary.append(f"{board.domain}", style="bold")
         summary.append(f": {board.old_name} → {board.new_name} · ")
@@ -90,7 +88,7 @@ class DashboardScreen(MailmigScreen):
         self.query_one("#dash-plan", Static).update(self._plan_and_activity())
 
     def _plan_and_activity(self) -> Text:
-        now = datetime.now().astimezone()
+        now = clock.now()
         text = Text()
         text.append(_("Plan") + "\n", style="bold underline")
         for key in PLAN_KEYS:

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import DataTable, Static
 
-from mailmig_tui.core import checklist
+from mailmig_tui.core import checklist, clock
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import ChecklistItem, Project
 from mailmig_tui.core.phases import Phase
@@ -100,7 +100,7 @@ class ChecklistPanel(Vertical):
     # --- showing ------------------------------------------------------------------------------
 
     def visible_items(self) -> list[ChecklistItem]:
-        return checklist.filtered(self.project.items_for(self.phase), self.filter_mode, date.today())
+        return checklist.filtered(self.project.items_for(self.phase), self.filter_mode, clock.today())
 
     def refresh_project(self) -> None:
         table = self.query_one(DataTable)
@@ -111,7 +111,7 @@ class ChecklistPanel(Vertical):
         table.add_column(_("Due"), key="due", width=11)
         table.add_column(_("Owner"), key="owner", width=11)
         table.add_column(_("Item"), key="title", width=self._title_width)
-        today = date.today()
+        today = clock.today()
         for item in self.visible_items():
             due = Text(item.due.isoformat() if item.due else "")
             if item.is_overdue(today):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -11,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from mailmig_tui.core import plan
+from mailmig_tui.core import clock, plan
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import PLAN_KEYS, Project
 from mailmig_tui.ui.bindings import translate_bindings
@@ -73,7 +72,7 @@ class PlanPanel(Vertical):
         table.add_column(_("Milestone"), width=20)
         table.add_column(_("Date and time"), width=24)
         table.add_column(_("In"), width=14)
-        now = datetime.now().astimezone()
+        now = clock.now()
         problems = plan.validate(self.project.plan)
         flagged = {p.key for p in problems}
         for key in PLAN_KEYS:

@@ -1,0 +1,220 @@
+"""The project file: round trips, malformed files, the lock, atomic saves, no secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailmig_tui.core import checklist
+from mailmig_tui.core.errors import ProjectChangedOnDiskError, ProjectFileError, ProjectLockedError
+from mailmig_tui.core.model import ChecklistItem, Project, User
+from mailmig_tui.core.phases import Phase, PhaseStatus
+from mailmig_tui.core.project_factory import new_project
+from mailmig_tui.core.store import ProjectStore, dump_project, load_project, parse_project_text
+
+text_st = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
+aware_dt = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=8))])).map(
+    lambda d: d.replace(microsecond=0))
+
+
+@st.composite
+def projects(draw: st.DrawFn) -> Project:
+    project = new_project("corp.example", draw(st.sampled_from(["tencent-exmail", "generic-imap"])),
+                          draw(st.sampled_from(["aliyun-mail", "microsoft-365"])))
+    emails = draw(st.lists(st.from_regex(r"[a-z]{1,8}\.[a-z]{1,8}", fullmatch=True), unique=True, max_size=6))
+    project.users = [User(f"{e}@corp.example", draw(text_st), draw(text_st), role=draw(st.sampled_from(["user", "pilot"])))
+                     for e in emails]
+    for i in range(draw(st.integers(0, 4))):
+        project.checklist.append(ChecklistItem(
+            f"extra-{i}", draw(st.sampled_from(list(Phase))), draw(text_st.filter(str.strip)),
+            done=draw(st.booleans()), owner=draw(text_st), note=draw(text_st),
+            due=draw(st.none() | st.dates(date(2020, 1, 1), date(2030, 1, 1))),
+            done_at=draw(st.none() | aware_dt)))
+    project.plan.dates["mx_cutover"] = draw(st.none() | aware_dt)
+    project.phases[Phase.DNS] = draw(st.sampled_from(list(PhaseStatus)))
+    project.notices = draw(st.dictionaries(st.sampled_from(["announcement", "go_live"]), text_st, max_size=2))
+    project.sections = draw(st.dictionaries(st.sampled_from(["future_feature", "backup"]),
+                                            st.dictionaries(st.sampled_from(["a", "b"]), st.integers() | text_st),
+                                            max_size=2))
+    return project
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(projects())
+def test_save_load_round_trip(project: Project) -> None:
+    text = dump_project(project)
+    again = parse_project_text(text, "x.toml")
+    assert again.to_dict() == project.to_dict()
+    assert dump_project(again) == text
+
+
+def test_unknown_keys_from_a_newer_version_are_kept(demo_path: Path) -> None:
+    text = demo_path.read_text()
+    text = text.replace("[old_provider]\n", "[old_provider]\nfuture_flag = true\n", 1)
+    text += '\n[future_section]\nanswer = 42\n'
+    text = text.replace('id = "prep-ttl"\n', 'id = "prep-ttl"\nreviewer = "li.na"\n', 1)
+    demo_path.write_text(text)
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-announce"))
+    data = tomllib.loads(demo_path.read_text())
+    assert data["old_provider"]["future_flag"] is True
+    assert data["future_section"] == {"answer": 42}
+    assert next(c for c in data["checklist"] if c["id"] == "prep-ttl")["reviewer"] == "li.na"
+
+
+@pytest.mark.parametrize(("mutation", "expected"), [
+    (lambda t: t.replace("schema_version = 1", "schema_version = 99"), "key schema_version: this file is schema 99"),
+    (lambda t: t.replace("port = 993", 'port = "993"', 1), "key old_provider.imap.port: expected an integer"),
+    (lambda t: t.replace('tls = "ssl"', 'tls = "tls1.3"', 1), "key old_provider.imap.tls: must be one of"),
+    (lambda t: t.replace('phase = "dns"', 'phase = "dsn"', 1), "phase: must be one of"),
+    (lambda t: t.replace('email = "li.na@corp.example"', 'email = "li.na"'), "key users[1].email: expected an email"),
+    (lambda t: t.replace('email = "li.na@corp.example"', 'email = "zhang.wei@corp.example"'), "is listed twice"),
+    (lambda t: t.replace("[plan]", "[plan\n"), "not valid TOML"),
+])
+def test_malformed_file_names_line_and_key_and_is_left_untouched(demo_path: Path, mutation, expected: str) -> None:  # type: ignore[no-untyped-def]
+    broken = mutation(demo_path.read_text())
+    demo_path.write_text(broken)
+    with pytest.raises(ProjectFileError) as info:
+        ProjectStore.open(demo_path)
+    message = str(info.value)
+    assert expected in message
+    assert str(demo_path) in message
+    assert "line " in message
+    assert demo_path.read_text() == broken
+    assert not demo_path.with_name(demo_path.name + ".bak").exists()
+
+
+def test_error_names_the_right_line(demo_path: Path) -> None:
+    lines = demo_path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith('email = "li.na@corp.example"'))
+    lines[index] = 'email = 42'
+    demo_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ProjectFileError, match=rf"line {index + 1}, key users\[1\]\.email"):
+        load_project(demo_path)
+
+
+def test_second_instance_gets_read_only_view_and_cannot_save(demo_path: Path) -> None:
+    first = ProjectStore.open(demo_path)
+    try:
+        second = ProjectStore.open(demo_path)
+        assert second.readonly
+        assert "another mailmig" in second.lock_message and str(os.getpid()) in second.lock_message
+        with pytest.raises(ProjectLockedError):
+            second.update(lambda p: checklist.toggle(p, "prep-ttl"))
+        with pytest.raises(ProjectLockedError):
+            ProjectStore.open(demo_path, allow_readonly_fallback=False)
+    finally:
+        first.close()
+    third = ProjectStore.open(demo_path)
+    assert not third.readonly
+    third.close()
+
+
+def test_lock_is_held_across_processes(demo_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from mailmig_tui.core.store import ProjectStore\n"
+        "s = ProjectStore.open(Path(sys.argv[1]))\n"
+        "print('readonly' if s.readonly else 'writable')\n"
+    )
+    with ProjectStore.open(demo_path):
+        out = subprocess.run([sys.executable, "-c", code, str(demo_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "readonly"
+
+
+def test_save_is_atomic_keeps_backup_and_refuses_outside_changes(demo_path: Path) -> None:
+    before = demo_path.read_text()
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "backup-run"))
+        assert demo_path.with_name(demo_path.name + ".bak").read_text() == before
+        assert not [p for p in demo_path.parent.iterdir() if p.name.endswith(".tmp")]
+        # someone edits the file by hand while the app has it open
+        edited = demo_path.read_text().replace("corp.example migration", "x") + "\n# hand edit\n"
+        demo_path.write_text(edited)
+        with pytest.raises(ProjectChangedOnDiskError):
+            store.update(lambda p: checklist.toggle(p, "backup-disk"))
+        assert demo_path.read_text() == edited
+        # the failed change is rolled back in memory too
+        assert not store.project.item("backup-disk").done
+
+
+def test_a_failed_write_leaves_the_old_file(demo_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = demo_path.read_text()
+
+    def boom(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with ProjectStore.open(demo_path) as store:
+        monkeypatch.setattr(os, "replace", boom)
+        with pytest.raises(OSError):
+            store.update(lambda p: checklist.toggle(p, "backup-run"))
+    assert demo_path.read_text() == before
+    assert not [p for p in demo_path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_never_writes_a_secret(tmp_path: Path) -> None:
+    project = new_project("corp.example", "tencent-exmail", "aliyun-mail")
+    project.sections["backup"] = {"old_password": "hunter2"}
+    with pytest.raises(ProjectFileError, match=r"secret-looking keys: backup\.old_password"):
+        dump_project(project)
+    project.sections["backup"] = {"password_hint": ""}
+    dump_project(project)  # an empty value is no secret
+
+
+def test_creating_does_not_overwrite(demo_path: Path) -> None:
+    with pytest.raises(ProjectFileError, match="already exists"):
+        ProjectStore.create(demo_path, new_project("corp.example", "generic-imap", "generic-imap"))
+
+
+def test_checklist_edits_record_who_and_when(demo_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILMIG_OPERATOR", "li.na")
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "backup-run"))
+    item = load_project(demo_path).item("backup-run")
+    assert item.done and item.done_by == "li.na" and item.done_at is not None
+    project = load_project(demo_path)
+    assert project.events[-1].who == "li.na" and "back up every mailbox" in project.events[-1].what.lower()
+
+
+def test_checklist_operations_and_phase_status() -> None:
+    project = new_project("corp.example", "generic-imap", "generic-imap")
+    added = checklist.add_item(project, Phase.TESTING, "Test the CEO's phone", owner="bob", due=date(2026, 12, 1))
+    ids = [c.id for c in project.items_for(Phase.TESTING)]
+    assert ids[-1] == added.id
+    assert checklist.move_item(project, added.id, -1)
+    assert [c.id for c in project.items_for(Phase.TESTING)][-2] == added.id
+    assert not checklist.move_item(project, project.items_for(Phase.TESTING)[0].id, -1)
+    for item in project.items_for(Phase.TESTING):
+        checklist.set_done(project, item.id, True)
+    assert project.phases[Phase.TESTING] == PhaseStatus.DONE
+    checklist.toggle(project, added.id)
+    assert project.phases[Phase.TESTING] == PhaseStatus.IN_PROGRESS
+    checklist.delete_item(project, added.id)
+    with pytest.raises(KeyError):
+        project.item(added.id)
+    today = date(2026, 12, 2)
+    checklist.edit_item(project, "test-pilots", title="Pick pilots", owner="", due=date(2026, 12, 1), note="")
+    checklist.set_done(project, "test-pilots", False)
+    overdue = checklist.filtered(project.items_for(Phase.TESTING), "overdue", today)
+    assert [c.id for c in overdue] == ["test-pilots"]
+    assert all(not c.done for c in checklist.filtered(project.checklist, "undone", today))
+    with pytest.raises(ValueError):
+        checklist.add_item(project, Phase.DNS, "   ")
+
+
+def test_default_checklist_covers_every_phase() -> None:
+    project = new_project("corp.example", "generic-imap", "generic-imap")
+    for phase in Phase:
+        assert len(project.items_for(phase)) >= 4, phase
+    titles = " ".join(c.title for c in project.checklist).lower()
+    for must in ("ttl", "sla", "admin access", "freeze", "announce", "old mx"):
+        assert must in titles

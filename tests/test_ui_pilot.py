@@ -1,0 +1,173 @@
+"""Driving the TUI with the keyboard alone: ticking, adding, editing, filtering, plan, help, palette."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+
+from mailmig_tui.core.store import ProjectStore, load_project
+from mailmig_tui.ui.app import MailmigApp
+from mailmig_tui.ui.help import HelpScreen
+from mailmig_tui.ui.widgets.checklist import ChecklistPanel
+from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, FormDialog
+
+SIZE = (80, 24)
+
+
+def app_for(path: Path) -> MailmigApp:
+    return MailmigApp(ProjectStore.open(path))
+
+
+async def test_tick_untick_is_saved_with_who_and_when(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1")
+        assert app.current_mode == "preparation"
+        panel = app.screen.query_one(ChecklistPanel)
+        assert panel.current_item().id == "prep-vet-provider"  # type: ignore[union-attr]
+        await pilot.press("space")
+        item = load_project(demo_path).item("prep-vet-provider")
+        assert not item.done  # the demo had it ticked: space unticks
+        await pilot.press("space")
+        item = load_project(demo_path).item("prep-vet-provider")
+        assert item.done and item.done_by == "tester" and item.done_at == frozen_clock
+        detail = str(app.screen.query_one("#checklist-detail", Static).render())
+        assert "Ticked by tester at" in detail
+
+
+async def test_add_edit_delete_and_reorder(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.press("a")
+        assert isinstance(app.screen, FormDialog)
+        await pilot.press(*"Check quota")
+        await pilot.press("enter")  # to owner
+        await pilot.press(*"bob", "enter")
+        await pilot.press(*"2026-13-01", "enter")  # a bad date
+        await pilot.press("enter")  # submit from the note field
+        assert isinstance(app.screen, FormDialog)
+        assert "use a date like" in str(app.screen.query_one("#form-error", Static).render())
+        due = app.screen.query_one("#field-due", Input)
+        due.value = "2026-12-01"
+        await pilot.press("enter", "enter")
+        assert not isinstance(app.screen, FormDialog)
+        project = load_project(demo_path)
+        added = [c for c in project.checklist if c.title == "Check quota"]
+        assert len(added) == 1 and added[0].owner == "bob" and str(added[0].due) == "2026-12-01"
+        panel = app.screen.query_one(ChecklistPanel)
+        assert panel.current_item().title == "Check quota"  # type: ignore[union-attr]
+        position = [c.id for c in project.items_for(added[0].phase)].index(added[0].id)
+
+        await pilot.press("shift+up")
+        moved = [c.id for c in load_project(demo_path).items_for(added[0].phase)].index(added[0].id)
+        assert moved == position - 1
+
+        await pilot.press("e")
+        title = app.screen.query_one("#field-title", Input)
+        title.value = "Check mailbox quotas"
+        await pilot.press("enter", "enter", "enter", "enter")
+        assert load_project(demo_path).item(added[0].id).title == "Check mailbox quotas"
+
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        assert added[0].id in [c.id for c in load_project(demo_path).checklist]
+        await pilot.press("d", "y")
+        assert added[0].id not in [c.id for c in load_project(demo_path).checklist]
+
+
+async def test_filter_cycles_undone_and_overdue(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1")
+        table = app.screen.query_one("#checklist-table", DataTable)
+        assert table.row_count == 9
+        await pilot.press("f")
+        assert table.row_count == 4  # undone
+        await pilot.press("f")
+        assert table.row_count == 1  # overdue: the announcement, due yesterday
+        assert "overdue" in str(app.screen.query_one("#checklist-heading", Static).render())
+        await pilot.press("f")
+        assert table.row_count == 9
+
+
+async def test_plan_edit_validates_and_saves(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "]")
+        assert app.screen.query_one("#phase-tabs").active == "tab-plan"  # type: ignore[attr-defined]
+        await pilot.press("down", "down", "down", "enter")  # MX cutover
+        assert isinstance(app.screen, FormDialog)
+        field = app.screen.query_one("#field-value", Input)
+        field.value = "tomorrow evening"
+        await pilot.press("enter")
+        assert isinstance(app.screen, FormDialog)
+        field.value = "2026-11-20 22:00 +0800"
+        await pilot.press("enter")
+        saved = load_project(demo_path).plan.dates["mx_cutover"]
+        assert saved is not None and saved.isoformat() == "2026-11-20T22:00:00+08:00"
+        problems = str(app.screen.query_one("#plan-problems", Static).render())
+        assert "MX cutover (2026-11-20 22:00 +0800) is before" in problems
+
+
+async def test_dashboard_opens_phases_and_cycles_status(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.current_mode == "dashboard"
+        await pilot.press("down", "s")
+        assert load_project(demo_path).phases["backup"].value == "in_progress"  # type: ignore[index]
+        await pilot.press("enter")
+        assert app.current_mode == "backup"
+        await pilot.press("0")
+        assert app.current_mode == "dashboard"
+        for key, mode in zip("1234567", ["preparation", "backup", "dns", "accounts", "testing", "go_live",
+                                         "aftercare"], strict=True):
+            await pilot.press(key)
+            assert app.current_mode == mode
+
+
+async def test_help_explains_the_screen_in_front(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "f1")
+        assert isinstance(app.screen, HelpScreen)
+        assert "# 3. DNS" in app.screen.text
+        assert "Tick" in app.screen.keys and "Space" in app.screen.text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_goes_to_a_phase(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Go to: 6")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "go_live"
+
+
+async def test_read_only_when_another_instance_holds_the_lock(demo_path: Path, frozen_clock: datetime) -> None:
+    holder = ProjectStore.open(demo_path)
+    try:
+        before = demo_path.read_text()
+        app = app_for(demo_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "space", "a")
+            assert not isinstance(app.screen, FormDialog)
+            assert "Read-only" in str(app.screen.query_one("#readonly-banner", Static).render())
+        assert demo_path.read_text() == before
+    finally:
+        holder.close()
+
+
+async def test_export_notices_from_palette(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_export_notices()
+        await pilot.pause()
+    assert len(list((demo_path.parent / "notices").glob("*.eml"))) == 3
