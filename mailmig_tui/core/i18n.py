@@ -55,6 +55,8 @@ def parse_po(text: str) -> dict[str, str]:
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("#,") and "fuzzy" in line:
+            if msgstr:  # the flag belongs to the next entry: finish the previous one first
+                flush()
             fuzzy = True
         if not line or line.startswith("#"):
             continue
