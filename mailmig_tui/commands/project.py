@@ -102,7 +102,7 @@ def cmd_notices(args: argparse.Namespace) -> int:
     try:
         written = notices.export_all(project, folder)
     except OSError as exc:
-        raise ProjectFileError(_("cannot write notices to {dir}: {error}").format(dir=folder, error=exc.strerror)) from None
+        raise ProjectFileError(_("Cannot write notices to {dir}: {error}").format(dir=folder, error=exc.strerror)) from None
     reporter = Reporter()
     for path in written:
         reporter.event("notice", str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +67,15 @@ def build(project: Project, now: datetime | None = None, next_count: int = 2) ->
     )
 
 
+def display_width(text: str) -> int:
+    """Terminal cells: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
 def render_text(board: Dashboard) -> str:
     """The dashboard as plain text for `mailmig status` (no colour, fits 80 columns)."""
     lines = [
@@ -75,7 +85,7 @@ def render_text(board: Dashboard) -> str:
     ]
     for row in board.rows:
         flag = _("  ({n} overdue)").format(n=row.overdue) if row.overdue else ""
-        lines.append(f"{row.status.symbol} {row.phase.number}. {row.phase.label:<14} {row.status.label:<12} "
+        lines.append(f"{row.status.symbol} {row.phase.number}. {pad(row.phase.label, 14)} {pad(row.status.label, 12)} "
                      f"{row.progress.done:>3}/{row.progress.total:<3}{flag}")
         for item in row.next_items:
             lines.append(f"      - {item.title}")

@@ -15,11 +15,13 @@ from datetime import date, datetime
 from typing import Any
 
 from mailmig_tui.core import clock
+from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.phases import Phase, PhaseStatus
 
 SCHEMA_VERSION = 1
 TLS_MODES = ("ssl", "starttls", "plain")
 USER_ROLES = ("user", "pilot", "admin")
+ROLE_LABELS = {"user": N_("user"), "pilot": N_("pilot"), "admin": N_("admin")}
 MAX_EVENTS = 500
 
 
@@ -42,16 +44,16 @@ def _take(data: dict[str, Any], key: str, kind: type | tuple[type, ...], path: P
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # bool is an int in Python, but a port of `true` is a mistake the user should hear about.
     if isinstance(value, bool) and bool not in kinds:
-        raise SchemaError((*path, key), f"expected {_kind_name(kinds)}, found {value!r}")
+        raise SchemaError((*path, key), _("expected {kind}, found {value!r}").format(kind=_kind_name(kinds), value=value))
     if not isinstance(value, kinds):
-        raise SchemaError((*path, key), f"expected {_kind_name(kinds)}, found {type(value).__name__} {value!r}")
+        raise SchemaError((*path, key), _("expected {kind}, found {type} {value!r}").format(kind=_kind_name(kinds), type=type(value).__name__, value=value))
     return value
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table",
-             datetime: "a date-time", date: "a date", float: "a number"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+    names = {str: N_("a string"), int: N_("an integer"), bool: N_("true or false"), list: N_("a list"),
+             dict: N_("a table"), datetime: N_("a date-time"), date: N_("a date"), float: N_("a number")}
+    return _(" or ").join(_(names[k]) if k in names else k.__name__ for k in kinds)
 
 
 def _extra(data: dict[str, Any], known: set[str]) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def _tables(data: dict[str, Any], key: str, path: Path_) -> list[dict[str, Any]]
     value = _take(data, key, list, path, [])
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            raise SchemaError((*path, key, i), f"expected a table, found {item!r}")
+            raise SchemaError((*path, key, i), _("expected a table, found {value!r}").format(value=item))
     return list(value)
 
 
@@ -107,10 +109,10 @@ class Endpoint:
     def from_dict(cls, data: dict[str, Any], path: Path_) -> Endpoint:
         tls = _take(data, "tls", str, path, "ssl")
         if tls not in TLS_MODES:
-            raise SchemaError((*path, "tls"), f"must be one of {', '.join(TLS_MODES)}, found {tls!r}")
+            raise SchemaError((*path, "tls"), _("must be one of {choices}, found {value!r}").format(choices=", ".join(TLS_MODES), value=tls))
         port = _take(data, "port", int, path, 0)
         if not 0 <= port <= 65535:
-            raise SchemaError((*path, "port"), f"port must be 0-65535, found {port}")
+            raise SchemaError((*path, "port"), _("port must be 0-65535, found {port}").format(port=port))
         return cls(_take(data, "host", str, path, ""), port, tls, _extra(data, cls.KNOWN))
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,7 +131,7 @@ class MxHost:
     def from_dict(cls, data: dict[str, Any], path: Path_) -> MxHost:
         host = _take(data, "host", str, path, "")
         if not host:
-            raise SchemaError((*path, "host"), "an MX entry needs a host")
+            raise SchemaError((*path, "host"), _("an MX entry needs a host"))
         return cls(host, _take(data, "preference", int, path, 10))
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,7 +194,7 @@ class Provider:
         selectors = _take(data, "dkim_selectors", list, path, [])
         for i, s in enumerate(selectors):
             if not isinstance(s, str):
-                raise SchemaError((*path, "dkim_selectors", i), f"expected a string, found {s!r}")
+                raise SchemaError((*path, "dkim_selectors", i), _("expected a string, found {value!r}").format(value=s))
         return cls(
             preset=_take(data, "preset", str, path, "generic-imap"),
             name=_take(data, "name", str, path, ""),
@@ -243,10 +245,10 @@ class User:
     def from_dict(cls, data: dict[str, Any], path: Path_) -> User:
         email = _take(data, "email", str, path, "")
         if "@" not in email:
-            raise SchemaError((*path, "email"), f"expected an email address, found {email!r}")
+            raise SchemaError((*path, "email"), _("expected an email address, found {value!r}").format(value=email))
         role = _take(data, "role", str, path, "user")
         if role not in USER_ROLES:
-            raise SchemaError((*path, "role"), f"must be one of {', '.join(USER_ROLES)}, found {role!r}")
+            raise SchemaError((*path, "role"), _("must be one of {choices}, found {value!r}").format(choices=", ".join(USER_ROLES), value=role))
         return cls(
             email,
             _take(data, "display_name", str, path, ""),
@@ -297,11 +299,11 @@ class ChecklistItem:
             phase_value = Phase(phase)
         except ValueError:
             raise SchemaError(
-                (*path, "phase"), f"must be one of {', '.join(p.value for p in Phase)}, found {phase!r}"
+                (*path, "phase"), _("must be one of {choices}, found {value!r}").format(choices=", ".join(p.value for p in Phase), value=phase)
             ) from None
         item_id = _take(data, "id", str, path, "")
         if not item_id:
-            raise SchemaError((*path, "id"), "every checklist item needs an id")
+            raise SchemaError((*path, "id"), _("every checklist item needs an id"))
         due = _take(data, "due", (date, datetime), path, None)
         if isinstance(due, datetime):
             due = due.date()
@@ -372,9 +374,9 @@ class Plan:
         for key in PLAN_KEYS:
             value = _take(data, key, (datetime, date), path, None)
             if isinstance(value, datetime) and value.tzinfo is None:
-                raise SchemaError((*path, key), "a plan date needs a UTC offset, e.g. 2026-12-05T22:00:00+08:00")
+                raise SchemaError((*path, key), _("a plan date needs a UTC offset, e.g. 2026-12-05T22:00:00+08:00"))
             if isinstance(value, date) and not isinstance(value, datetime):
-                raise SchemaError((*path, key), "a plan date needs a time and UTC offset, e.g. 2026-12-05T22:00:00+08:00")
+                raise SchemaError((*path, key), _("a plan date needs a time and UTC offset, e.g. 2026-12-05T22:00:00+08:00"))
             dates[key] = value
         return cls(dates, _take(data, "old_mx_ttl", int, path, 0),
                    _extra(data, set(PLAN_KEYS) | {"old_mx_ttl"}))
@@ -408,39 +410,39 @@ class Project:
         path: Path_ = ()
         version = _take(data, "schema_version", int, path, 0)
         if version < 1:
-            raise SchemaError(("schema_version",), "missing or invalid schema_version (this file was not written by mailmig?)")
+            raise SchemaError(("schema_version",), _("missing or invalid schema_version (this file was not written by mailmig?)"))
         if version > SCHEMA_VERSION:
-            raise SchemaError(("schema_version",), f"this file is schema {version}; this mailmig reads up to {SCHEMA_VERSION}: upgrade mailmig")
+            raise SchemaError(("schema_version",), _("this file is schema {version}; this mailmig reads up to {supported}: upgrade mailmig").format(version=version, supported=SCHEMA_VERSION))
         domain = _take(data, "domain", str, path, "")
         if not domain or "." not in domain:
-            raise SchemaError(("domain",), f"expected a domain such as corp.example, found {domain!r}")
+            raise SchemaError(("domain",), _("expected a domain such as corp.example, found {value!r}").format(value=domain))
         phases_raw = _table(data, "phases", path)
         phases = {p: PhaseStatus.NOT_STARTED for p in Phase}
         for key, value in phases_raw.items():
             try:
                 phase = Phase(key)
             except ValueError:
-                raise SchemaError(("phases", key), f"unknown phase {key!r}") from None
+                raise SchemaError(("phases", key), _("unknown phase {value!r}").format(value=key)) from None
             try:
                 phases[phase] = PhaseStatus(value)
             except ValueError:
-                raise SchemaError(("phases", key), f"must be one of {', '.join(s.value for s in PhaseStatus)}, found {value!r}") from None
+                raise SchemaError(("phases", key), _("must be one of {choices}, found {value!r}").format(choices=", ".join(s.value for s in PhaseStatus), value=value)) from None
         notices = _table(data, "notices", path)
         for key, value in notices.items():
             if not isinstance(value, str):
-                raise SchemaError(("notices", key), f"expected a template string, found {value!r}")
+                raise SchemaError(("notices", key), _("expected a template string, found {value!r}").format(value=value))
         users = [User.from_dict(u, ("users", i)) for i, u in enumerate(_tables(data, "users", path))]
         seen: dict[str, int] = {}
         for i, u in enumerate(users):
             key = u.email.lower()
             if key in seen:
-                raise SchemaError(("users", i, "email"), f"{u.email} is listed twice (also users[{seen[key]}])")
+                raise SchemaError(("users", i, "email"), _("{email} is listed twice (also users[{index}])").format(email=u.email, index=seen[key]))
             seen[key] = i
         items = [ChecklistItem.from_dict(c, ("checklist", i)) for i, c in enumerate(_tables(data, "checklist", path))]
         ids: set[str] = set()
         for i, item in enumerate(items):
             if item.id in ids:
-                raise SchemaError(("checklist", i, "id"), f"checklist id {item.id!r} is used twice")
+                raise SchemaError(("checklist", i, "id"), _("checklist id {value!r} is used twice").format(value=item.id))
             ids.add(item.id)
         return cls(
             domain=domain,

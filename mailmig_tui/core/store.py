@@ -96,12 +96,13 @@ def parse_project_text(text: str, filename: str) -> Project:
         return Project.from_dict(data)
     except SchemaError as exc:
         line = locate_key(text, exc.path)
-        where = _("line {line}, ").format(line=line) if line else ""
-        raise ProjectFileError(
-            _("{file}: {where}key {key}: {message}").format(
-                file=filename, where=where, key=format_key_path(exc.path), message=exc.message
-            )
-        ) from None
+        key = format_key_path(exc.path)
+        if line:
+            message = _("{file}: line {line}, key {key}: {message}").format(
+                file=filename, line=line, key=key, message=exc.message)
+        else:
+            message = _("{file}: key {key}: {message}").format(file=filename, key=key, message=exc.message)
+        raise ProjectFileError(message) from None
 
 
 def load_project(path: Path) -> Project:

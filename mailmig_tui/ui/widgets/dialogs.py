@@ -148,8 +148,8 @@ class TextDialog(_Dialog):
                 yield Static(self.hint)
             yield TextArea(self.text, id="text", soft_wrap=True)
             with Horizontal(classes="buttons"):
-                yield Button(_("Save (ctrl+s)"), id="save", variant="primary")
-                yield Button(_("Cancel (esc)"), id="cancel")
+                yield Button(_("Save (Ctrl+S)"), id="save", variant="primary")
+                yield Button(_("Cancel (Esc)"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from mailmig_tui.core.i18n import _
-from mailmig_tui.core.model import Project
+from mailmig_tui.core.model import ROLE_LABELS, Project
 
 if TYPE_CHECKING:
     from mailmig_tui.ui.app import MailmigApp
@@ -33,7 +33,7 @@ class UserTable(DataTable[Text | str]):
         self.add_column(_("New login"), width=26)
         users = [u for u in project.users if self.role is None or u.role == self.role]
         for u in users:
-            self.add_row(u.email, u.display_name, u.department, _(u.role), u.effective_new_login, key=u.email)
+            self.add_row(u.email, u.display_name, u.department, _(ROLE_LABELS.get(u.role, u.role)), u.effective_new_login, key=u.email)
         if not users:
             self.add_row(Text(_("No users yet: import them with `mailmig users import`."), style="italic"), "", "", "", "")
 
