@@ -214,3 +214,33 @@ class Watcher:
 
 
 STATES = (NEW, OLD, MIXED, NEGATIVE, ERROR)
+
+
+def snapshot_to_dict(snap: Snapshot) -> dict[str, object]:
+    """A JSON-ready view of a snapshot (the `--json` event stream and any other consumer)."""
+
+    def answer(a: Answer) -> dict[str, object]:
+        return {"status": a.status, "values": list(a.values), "ttl": a.ttl, "negative_ttl": a.negative_ttl,
+                "aa": a.aa, "tcp": a.tcp, "detail": a.detail}
+
+    return {
+        "at": snap.at,
+        "sweep_seconds": round(snap.sweep_seconds, 3),
+        "authoritative": [{
+            "name": r.server.name, "address": r.server.label, "serial": r.serial, "aa": r.aa, "status": r.status,
+            "lagging": r.lagging, "states": r.states,
+        } for r in snap.authoritative],
+        "authoritative_converged": snap.auth_converged,
+        "serial": snap.auth_serial,
+        "zone_states": snap.auth_states,
+        "resolvers": [{"name": h.server.name, "address": h.server.label, "region": h.server.region,
+                       "status": h.status, "detail": h.detail} for h in snap.resolvers],
+        "observations": [{"resolver": o.resolver, "record": o.key, "state": o.state, "ttl": o.ttl,
+                          "flip_at": o.flip_at, "answer": answer(o.answer)} for o in snap.observations],
+        "percent_new": round(snap.percent_new, 1),
+        "history": [[at, round(p, 1)] for at, p in snap.history[-50:]],
+        "worst_case_complete": snap.worst_case_complete,
+        "old_mx_draining": snap.draining,
+        "safe_to_switch_off": snap.safe_to_switch_off,
+        "complete": snap.complete,
+    }
