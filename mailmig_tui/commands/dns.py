@@ -58,7 +58,9 @@ def load_config(path: Path, args: argparse.Namespace) -> tuple[Project, DnsConfi
     try:
         config = parse_dns_section(project.sections.get("dns"))
     except SchemaError as exc:
-        line = locate_key(path.read_text(encoding="utf-8"), exc.path)
+        text = path.read_text(encoding="utf-8")
+        # Inline tables (how the file is written) have no header of their own: fall back to the parent key.
+        line = next((found for n in range(len(exc.path), 0, -1) if (found := locate_key(text, exc.path[:n]))), None)
         where = _("line {line}, ").format(line=line) if line else ""
         raise ProjectFileError(_("{file}: {where}key {key}: {message}").format(
             file=path, where=where, key=format_key_path(exc.path), message=exc.message)) from None

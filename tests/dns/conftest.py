@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailmig_tui.core.dns.config import DnsConfig, Server
 from mailmig_tui.core.model import MxHost, Project
 from mailmig_tui.core.presets import preset_provider
-from mailmig_tui.lab.dns import DnsLab
-
-# An RSA public key (SubjectPublicKeyInfo, base64), as a provider's console would show it.
-DKIM_KEY = (
-    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwa8Nr6yVB1eVzq2o11oQRmC6TxWJxY7mD45jH5Jtm2eE2cSzE8Xe"
-    "qEm9aEqEysJq0OCYQwQ2LQ0nPmFb2pQz5H0vyZyJz1yKqM2bnUdq6lN7AyOG7h1BEx5NUgWxFv4n4hFC2dRlPbHkOqF3sbYc"
-    "Sh0Ipf5DSo9L7TzMEqUCbI1SvBsz1a9rLGTRpqTtEA7dHJzJmY2rLZx4bDgqNVUiVUb0GrF6GfX8o8o2p5E2L7vqxHQpG6bU"
-    "qj2nGzjvW1b/IY8v4xSXcD0Oe8RmhS7nTKv7o4bXjk9pZpDS3g0P6bBv3wYB9rGXn8Jbx1TrD0gO3qL0V2zoRdVbcKmNtTxw"
-    "pQIDAQAB"
-)
+from mailmig_tui.core.store import ProjectStore
+from mailmig_tui.lab.dns import DnsLab, _default_zone_records
 
 
 def _dkim_key() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    import base64
-
     return base64.b64encode(der).decode()
 
 
@@ -39,7 +34,7 @@ def dkim_key() -> str:
     return _dkim_key()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab() -> Iterator[DnsLab]:
     if not shutil.which("nsd") or not shutil.which("unbound"):
         pytest.skip("nsd/unbound not installed (scripts/install-system-packages.sh)")
@@ -50,8 +45,6 @@ def lab() -> Iterator[DnsLab]:
 @pytest.fixture
 def fresh_lab(lab: DnsLab) -> DnsLab:
     """The lab with the default zones and empty resolver caches."""
-    from mailmig_tui.lab.dns import _default_zone_records
-
     for zone, lines in _default_zone_records().items():
         if lab.records[zone] != lines or lab.serial("secondary", zone) != lab.serials[zone]:
             lab.set_records(zone, lines)
@@ -93,3 +86,22 @@ def lab_config(lab: DnsLab, resolvers: list[str] | None = None, policy: str = ""
         authoritative=[Server(f"ns{i + 1}", a) for i, a in enumerate(lab.authoritative)],
         mta_sts_policy=policy,
     )
+
+
+def write_project(folder: Path, project: Project, **dns: Any) -> Path:
+    project.sections["dns"] = dns
+    path = folder / "corp.test.mailmig.toml"
+    ProjectStore.create(path, project, overwrite=True).close()
+    return path
+
+
+def run_cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailmig_tui", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "MAILMIG_LANG": "en"})
+
+
+def lab_args(lab: DnsLab, resolvers: list[str] | None = None) -> list[str]:
+    out: list[str] = []
+    for address in lab.authoritative:
+        out += ["--authoritative", address]
+    return out + lab.resolver_args(resolvers) + ["--timeout", "0.5"]
