@@ -26,10 +26,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dns.message
 import dns.query
 import dns.rdatatype
+
+if TYPE_CHECKING:
+    from mailmig_tui.core.model import Project
 
 PREFIX = "127.0.53."
 ZONES = ("corp.test", "newmail.test", "oldmail.test")
@@ -341,6 +345,27 @@ def _stop_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
     if _alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def lab_project() -> Project:
+    """A project migrating corp.test from the lab's oldmail.test to newmail.test (tests, bench, rehearsal)."""
+    from mailmig_tui.core.model import MxHost, Project
+    from mailmig_tui.core.presets import preset_provider
+
+    project = Project(domain="corp.test")
+    project.old = preset_provider("generic-imap", "corp.test")
+    project.old.name = "Old Mail"
+    project.old.mx = [MxHost("mx1.oldmail.test", 10)]
+    project.old.spf_include = "spf.oldmail.test"
+    project.new = preset_provider("generic-imap", "corp.test")
+    project.new.name = "New Mail"
+    project.new.mx = [MxHost("mx1.newmail.test", 10), MxHost("mx2.newmail.test", 20)]
+    project.new.spf_include = "spf.newmail.test"
+    project.new.dkim_selectors = ["mm1"]
+    project.new.imap.host, project.new.imap.port, project.new.imap.tls = "imap.newmail.test", 993, "ssl"
+    project.new.smtp.host, project.new.smtp.port, project.new.smtp.tls = "smtp.newmail.test", 587, "starttls"
+    project.new.extra["autodiscover"] = "autodiscover.newmail.test"
+    return project
 
 
 if __name__ == "__main__":  # pragma: no cover - manual rehearsal: `python -m mailmig_tui.lab.dns`

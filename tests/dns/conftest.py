@@ -17,10 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailmig_tui.core.dns.config import DnsConfig, Server
-from mailmig_tui.core.model import MxHost, Project
-from mailmig_tui.core.presets import preset_provider
+from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
-from mailmig_tui.lab.dns import DnsLab, _default_zone_records
+from mailmig_tui.lab.dns import DnsLab, _default_zone_records, lab_project
 
 
 def _dkim_key() -> str:
@@ -53,19 +52,7 @@ def fresh_lab(lab: DnsLab) -> DnsLab:
 
 
 def make_project() -> Project:
-    project = Project(domain="corp.test")
-    project.old = preset_provider("generic-imap", "corp.test")
-    project.old.name = "Old Mail"
-    project.old.mx = [MxHost("mx1.oldmail.test", 10)]
-    project.old.spf_include = "spf.oldmail.test"
-    project.new = preset_provider("generic-imap", "corp.test")
-    project.new.name = "New Mail"
-    project.new.mx = [MxHost("mx1.newmail.test", 10), MxHost("mx2.newmail.test", 20)]
-    project.new.spf_include = "spf.newmail.test"
-    project.new.dkim_selectors = ["mm1"]
-    project.new.imap.host, project.new.imap.port, project.new.imap.tls = "imap.newmail.test", 993, "ssl"
-    project.new.smtp.host, project.new.smtp.port, project.new.smtp.tls = "smtp.newmail.test", 587, "starttls"
-    project.new.extra["autodiscover"] = "autodiscover.newmail.test"
+    project = lab_project()
     now = datetime.now().astimezone().replace(microsecond=0)
     project.plan.old_mx_ttl = 5
     project.plan.dates["ttl_lowered"] = now - timedelta(hours=2)
