@@ -1,0 +1,223 @@
+"""DNS commands: `mailmig dns check|watch|zone PROJECT`.
+
+JSON events (`--json`): dns.record (one per audited record), dns.check (one per readiness check),
+dns.ready (summary), dns.zone (the snippet), dns.snapshot (one per watcher sweep), dns.propagated.
+Exit codes: 0 ready / propagated; 1 not ready; 2 usage; 3 bad project file (including its [dns]).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from mailmig_tui.commands.output import Reporter
+from mailmig_tui.core.dns.audit import FAIL, PASS, AuditReport, audit
+from mailmig_tui.core.dns.config import DnsConfig, Server, parse_address, parse_dns_section, parse_resolver_arg
+from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD, derive_targets, zone_snippet
+from mailmig_tui.core.dns.watch import Snapshot, Watcher, snapshot_to_dict
+from mailmig_tui.core.errors import NotReadyError, ProjectFileError, ProjectLockedError, UsageError
+from mailmig_tui.core.i18n import N_, _
+from mailmig_tui.core.model import Project, SchemaError
+from mailmig_tui.core.store import ProjectStore, format_key_path, load_project, locate_key
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dns", help=_("DNS records audit, cutover readiness and propagation watcher"))
+    dns_sub = p.add_subparsers(dest="dns_command", metavar="ACTION", parser_class=type(p))
+    dns_sub.required = True
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("project", type=Path)
+        q.add_argument("--json", action="store_true", help=_("print JSON events instead of text"))
+        q.add_argument("--resolver", action="append", default=[], metavar="NAME=IP[:PORT]",
+                       help=_("resolver to ask instead of the project's list (repeatable)"))
+        q.add_argument("--authoritative", action="append", default=[], metavar="IP[:PORT]",
+                       help=_("authoritative server to ask instead of the zone's NS set (repeatable)"))
+        q.add_argument("--timeout", type=float, default=None, help=_("seconds to wait for each answer"))
+
+    q = dns_sub.add_parser("check", help=_("audit the records and check readiness for the cutover"))
+    common(q)
+    q.set_defaults(func=cmd_check)
+    q = dns_sub.add_parser("watch", help=_("watch the new records propagate"))
+    common(q)
+    q.add_argument("--interval", type=float, default=None, help=_("seconds between refreshes"))
+    q.add_argument("--until-propagated", action="store_true",
+                   help=_("exit 0 once every resolver serves the new MX"))
+    q.add_argument("--count", type=int, default=0, help=_("stop after this many refreshes"))
+    q.set_defaults(func=cmd_watch)
+    q = dns_sub.add_parser("zone", help=_("print the records to set, as a zone-file snippet"))
+    common(q)
+    q.set_defaults(func=cmd_zone)
+
+
+def load_config(path: Path, args: argparse.Namespace) -> tuple[Project, DnsConfig]:
+    project = load_project(path)
+    try:
+        config = parse_dns_section(project.sections.get("dns"))
+    except SchemaError as exc:
+        text = path.read_text(encoding="utf-8")
+        # Inline tables (how the file is written) have no header of their own: fall back to the parent key.
+        line = next((found for n in range(len(exc.path), 0, -1) if (found := locate_key(text, exc.path[:n]))), None)
+        where = _("line {line}, ").format(line=line) if line else ""
+        raise ProjectFileError(_("{file}: {where}key {key}: {message}").format(
+            file=path, where=where, key=format_key_path(exc.path), message=exc.message)) from None
+    try:
+        if args.resolver:
+            config.resolvers = [parse_resolver_arg(r) for r in args.resolver]
+        if args.authoritative:
+            config.authoritative = [Server(a, *parse_address(a, ("--authoritative",))) for a in args.authoritative]
+    except SchemaError as exc:
+        raise UsageError(f"{format_key_path(exc.path)}: {exc.message}") from None
+    if args.timeout is not None:
+        if not 0.05 <= args.timeout <= 30:
+            raise UsageError(_("--timeout must be between 0.05 and 30 seconds"))
+        config.timeout = args.timeout
+    if getattr(args, "interval", None) is not None:
+        if args.interval < 0.2:
+            raise UsageError(_("--interval must be at least 0.2 seconds"))
+        config.interval = args.interval
+    return project, config
+
+
+def _hm(when: datetime | None) -> str:
+    return when.astimezone().strftime("%H:%M:%S") if when else "—"
+
+
+STATE_NAMES = {NEW: N_("new"), OLD: N_("old"), MIXED: N_("mixed"), NEGATIVE: N_("absent"), ERROR: N_("error")}
+
+
+def _state(state: str) -> str:
+    return _(STATE_NAMES.get(state, state))
+
+
+def print_audit(report: AuditReport, out: Reporter) -> None:
+    out.event("dns.audit", _("DNS audit of {domain} (asked {servers})").format(
+        domain=report.domain, servers=", ".join(s.label for s in report.servers) or "—"),
+        domain=report.domain, servers=[s.label for s in report.servers])
+    for row in report.rows:
+        current = row.current
+        shown = ", ".join(current.values) if current and current.values else (current.status if current else "—")
+        mark = "✓" if not row.needs_change else "✗"
+        human = f"  {mark} {row.target.name} {row.target.rdtype}: {_state(row.state)}\n      {_('now')}:    {shown}"
+        if row.needs_change:
+            human += f"\n      {_('set')}:    " + "\n              ".join(row.target.values) + f"  (TTL {row.target.ttl})"
+        out.event("dns.record", human, key=row.target.key, name=row.target.name, type=row.target.rdtype,
+                  state=row.state, current=list(current.values) if current else [],
+                  status=current.status if current else None, target=list(row.target.values), ttl=row.target.ttl,
+                  needs_change=row.needs_change, purpose=row.target.purpose)
+    out.event("dns.checks", _("Readiness for the cutover:"))
+    marks = {PASS: "✓", FAIL: "✗"}
+    for check in report.checks:
+        out.event("dns.check", f"  {marks.get(check.status, '!')} {check.title}\n      {check.explanation}",
+                  key=check.key, status=check.status, title=check.title, explanation=check.explanation)
+    failed = [c for c in report.checks if c.status == FAIL]
+    out.event("dns.ready", _("READY for the cutover") if report.ready else
+              _("NOT READY: {n} check(s) failed").format(n=len(failed)), ready=report.ready,
+              failed=[c.key for c in failed])
+
+
+def _record_observed(path: Path, report: AuditReport, config: DnsConfig) -> None:
+    """Keep facts a later check compares against (the MTA-STS id before the policy changed)."""
+    changes = {k: v for k, v in report.observed.items() if config.observed.get(k) != v}
+    if not changes:
+        return
+
+    def change(project: Project) -> None:
+        section = project.sections.setdefault("dns", {})
+        section.setdefault("observed", {}).update(changes)
+
+    try:
+        store = ProjectStore.open(path, allow_readonly_fallback=False)
+    except (ProjectLockedError, ProjectFileError):
+        return  # best effort: another mailmig has it open; the next check records it
+    with store:
+        store.update(change)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    project, config = load_config(args.project, args)
+    report = asyncio.run(audit(project, config))
+    print_audit(report, Reporter(args.json))
+    _record_observed(args.project, report, config)
+    if not report.ready:
+        raise NotReadyError(_("DNS is not ready for the cutover"))
+    return 0
+
+
+def cmd_zone(args: argparse.Namespace) -> int:
+    project, config = load_config(args.project, args)
+    report = asyncio.run(audit(project, config))
+    snippet = zone_snippet(report.rows, report.domain)
+    out = Reporter(args.json)
+    if args.json:
+        out.event("dns.zone", None, zone=snippet)
+    else:
+        sys.stdout.write(snippet)
+    return 0
+
+
+def render_snapshot(snap: Snapshot) -> str:
+    lines = [_("{time}  sweep {seconds:.2f} s").format(time=_hm(snap.at), seconds=snap.sweep_seconds)]
+    lagging = snap.lagging
+    if snap.auth_converged:
+        lines.append(_("  authoritative: converged on serial {serial} ({n} servers)").format(
+            serial=snap.auth_serial, n=len(snap.authoritative)))
+    else:
+        lines.append(_("  authoritative: NOT converged"))
+    for row in snap.authoritative:
+        note = _("lagging") if row.lagging else (row.status if row.status != "ok" else "")
+        lines.append(f"    {row.server.name:<16} {row.server.label:<22} serial {row.serial or '—'} "
+                     f"AA={'yes' if row.aa else 'no'} MX={_state(row.states.get('mx', '-'))} {note}")
+    if lagging:
+        lines.append(_("  lagging secondary: {names}").format(names=", ".join(r.server.label for r in lagging)))
+    keys = [t.key for t in snap.targets]
+    for health in snap.resolvers:
+        head = f"    {health.server.name:<14} {health.server.label:<22}"
+        if not health.usable:
+            lines.append(head + " " + _("unusable: {status}").format(status=health.status.upper()) +
+                         (f" ({health.detail})" if health.detail else ""))
+            continue
+        cells = []
+        for key in keys:
+            o = snap.observation(health.server.name, key)
+            if o is None:
+                continue
+            cell = f"{key}={_state(o.state)}"
+            if o.state in (ERROR,):
+                cell += f"({o.answer.status.upper()})"
+            elif o.ttl is not None:
+                cell += f"({o.ttl}s" + (f"→{_hm(o.flip_at)}" if o.flip_at else "") + ")"
+            cells.append(cell)
+        lines.append(head + " " + " ".join(cells))
+    history = " ".join(f"{p:.0f}" for _at, p in snap.history[-10:])
+    lines.append(_("  new MX on {percent:.0f}% of usable resolvers (history: {history})").format(
+        percent=snap.percent_new, history=history))
+    lines.append(_("  worst case complete by {time}; old MX still handed out by {n}; safe to switch the old provider "
+                   "off after {off}").format(time=_hm(snap.worst_case_complete), n=snap.draining,
+                                              off=_hm(snap.safe_to_switch_off)))
+    return "\n".join(lines)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    project, config = load_config(args.project, args)
+    targets = derive_targets(project, config)
+    watcher = Watcher(project.domain, targets, config.resolvers, list(config.authoritative), timeout=config.timeout,
+                      interval=config.interval, old_mx_ttl=project.plan.old_mx_ttl)
+    out = Reporter(args.json)
+
+    async def loop() -> int:
+        count = 0
+        async for snap in watcher.run():
+            count += 1
+            out.event("dns.snapshot", render_snapshot(snap), **snapshot_to_dict(snap))
+            if snap.complete and args.until_propagated:
+                out.event("dns.propagated", _("every resolver serves the new MX") + "\a", complete=True)
+                return 0
+            if args.count and count >= args.count:
+                return 0 if snap.complete else 1
+        return 1
+
+    return asyncio.run(loop())

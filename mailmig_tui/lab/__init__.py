@@ -1,0 +1,1 @@
+"""Real-server labs for tests, rehearsals and benchmarks (loopback only)."""

@@ -1,0 +1,380 @@
+"""A DNS lab of real servers on loopback: two NSD authoritative servers and several Unbound resolvers.
+
+Used by the tests, the benchmark and rehearsals. Everything binds 127.0.53.x:53 (every 127.x address is
+local on Linux) and lives in one folder; processes are stopped by their pid files, never by name.
+
+Roles (default addresses):
+- 127.0.53.1 NSD primary, 127.0.53.2 NSD secondary: both serve the same zones from their own copy of
+  the zone files, reloaded independently, so the secondary can be left on an old serial.
+- 127.0.53.11.. plain Unbound resolvers (stub zones to both NSDs).
+- a "sticky" Unbound that holds every answer for at least `sticky_min_ttl` seconds (cache-min-ttl).
+- a "refused" Unbound whose access control refuses everyone.
+- a "servfail" Unbound whose stub points at the refusing one (REFUSED upstream gives a fast SERVFAIL;
+  a dead upstream would make Unbound retry for tens of seconds).
+- a "timeout" address: a UDP socket held open by this process that never answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dns.message
+import dns.query
+import dns.rdatatype
+
+if TYPE_CHECKING:
+    from mailmig_tui.core.model import Project
+
+PREFIX = "127.0.53."
+ZONES = ("corp.test", "newmail.test", "oldmail.test")
+
+
+def _default_zone_records() -> dict[str, list[str]]:
+    """Records of each zone (owner relative to the zone, as zone-file lines without the SOA/NS)."""
+    return {
+        "corp.test": [
+            "@ 5 IN MX 10 mx1.oldmail.test.",
+            '@ 5 IN TXT "v=spf1 include:spf.oldmail.test ~all"',
+            '_dmarc 60 IN TXT "v=DMARC1; p=none; rua=mailto:dmarc@corp.test"',
+            '_mta-sts 60 IN TXT "v=STSv1; id=20260101T000000"',
+            '_smtp._tls 60 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@corp.test"',
+            "www 60 IN A 192.0.2.10",
+        ],
+        "newmail.test": [
+            "mx1 60 IN A 192.0.2.21",
+            "mx2 60 IN A 192.0.2.22",
+            "imap 60 IN A 192.0.2.23",
+            "smtp 60 IN A 192.0.2.24",
+            "autodiscover 60 IN A 192.0.2.25",
+            '_spf 60 IN TXT "v=spf1 ip4:192.0.2.0/28 -all"',
+            'spf 60 IN TXT "v=spf1 include:_spf.newmail.test ip4:192.0.2.16/28 ~all"',
+        ],
+        "oldmail.test": [
+            "mx1 60 IN A 198.51.100.1",
+            'spf 60 IN TXT "v=spf1 ip4:198.51.100.0/24 ~all"',
+        ],
+    }
+
+
+@dataclass
+class DnsLab:
+    """Start with `start()`, stop with `stop()` (or use as a context manager)."""
+
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mailmig-dnslab-")))
+    plain_resolvers: int = 2
+    sticky_min_ttl: int = 12
+    primary: str = PREFIX + "1"
+    secondary: str = PREFIX + "2"
+    records: dict[str, list[str]] = field(default_factory=_default_zone_records)
+    serials: dict[str, int] = field(default_factory=dict)
+    resolvers: dict[str, str] = field(default_factory=dict)
+    _timeout_socket: socket.socket | None = None
+    _pidfiles: list[Path] = field(default_factory=list)
+
+    # --- addresses ---------------------------------------------------------------------------------
+
+    @property
+    def authoritative(self) -> list[str]:
+        return [self.primary, self.secondary]
+
+    @property
+    def plain(self) -> list[str]:
+        return [n for n in self.resolvers if n.startswith("plain")]
+
+    def resolver_args(self, names: list[str] | None = None) -> list[str]:
+        """`--resolver NAME=IP` arguments for the CLI."""
+        chosen = names or list(self.resolvers)
+        out: list[str] = []
+        for name in chosen:
+            out += ["--resolver", f"{name}={self.resolvers[name]}"]
+        return out
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> DnsLab:
+        for tool in ("nsd", "nsd-control", "unbound", "unbound-control"):
+            if not shutil.which(tool):
+                raise RuntimeError(f"{tool} is not installed (run scripts/install-system-packages.sh)")
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.serials = {z: 2026010100 for z in ZONES}
+        try:
+            for role, address in (("primary", self.primary), ("secondary", self.secondary)):
+                self._start_nsd(role, address)
+            for role in ("primary", "secondary"):
+                for zone in ZONES:
+                    self.wait_serial(role, zone, self.serials[zone])
+            n = 11
+            for i in range(self.plain_resolvers):
+                self._start_unbound(f"plain{i + 1}", PREFIX + str(n))
+                n += 1
+            self._start_unbound("sticky", PREFIX + str(n), cache_min_ttl=self.sticky_min_ttl)
+            self._start_unbound("refused", PREFIX + str(n + 1), refuse=True)
+            self._start_unbound("servfail", PREFIX + str(n + 2), upstream=[PREFIX + str(n + 1)])
+            self._start_timeout(PREFIX + str(n + 3))
+            for name, address in self.resolvers.items():
+                if name not in ("refused", "servfail", "timeout"):
+                    self._wait_answers(address, "corp.test", recursion=True)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._timeout_socket is not None:
+            self._timeout_socket.close()
+            self._timeout_socket = None
+        for pidfile in reversed(self._pidfiles):
+            _stop_pidfile(pidfile)
+        self._pidfiles.clear()
+
+    def __enter__(self) -> DnsLab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- zone changes ------------------------------------------------------------------------------
+
+    def set_records(self, zone: str, lines: list[str], *, servers: tuple[str, ...] = ("primary", "secondary")) -> int:
+        """Replace `zone`'s records, bump its serial, reload `servers` and wait until they serve it."""
+        self.records[zone] = list(lines)
+        self.serials[zone] += 1
+        for role in servers:
+            self._write_zone(role, zone)
+            self._control("nsd", role, "reload", zone)
+        for role in servers:
+            self.wait_serial(role, zone, self.serials[zone])
+        return self.serials[zone]
+
+    def edit(self, zone: str, *, remove: tuple[str, ...] = (), add: tuple[str, ...] = (),
+             servers: tuple[str, ...] = ("primary", "secondary")) -> int:
+        """Remove lines starting with any of `remove` (e.g. "@ 5 IN MX"), add `add`, then reload."""
+        kept = [line for line in self.records[zone] if not any(line.startswith(r) for r in remove)]
+        return self.set_records(zone, kept + list(add), servers=servers)
+
+    def sync_secondary(self, zone: str) -> None:
+        """Bring a lagging secondary up to the primary's serial."""
+        self._write_zone("secondary", zone)
+        self._control("nsd", "secondary", "reload", zone)
+        self.wait_serial("secondary", zone, self.serials[zone])
+
+    def flush_resolvers(self) -> None:
+        """Empty every Unbound cache so the next test starts the TTL clocks afresh."""
+        for name in self.resolvers:
+            if name != "timeout":
+                self._control("unbound", name, "flush_zone", "test.")
+                self._control("unbound", name, "flush_infra", "all")
+                self._control("unbound", name, "flush_requestlist")
+
+    def serial(self, role: str, zone: str) -> int | None:
+        address = self.primary if role == "primary" else self.secondary
+        query = dns.message.make_query(zone, "SOA")
+        query.flags &= ~dns.flags.RD
+        try:
+            response = dns.query.udp(query, address, timeout=0.5)
+        except (dns.exception.Timeout, OSError):
+            return None
+        for rrset in response.answer:
+            if rrset.rdtype == dns.rdatatype.SOA:
+                return int(rrset[0].serial)
+        return None
+
+    def wait_serial(self, role: str, zone: str, serial: int, timeout: float = 15.0) -> None:
+        # nsd-control reload returns before the new zone is served: poll the SOA serial.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.serial(role, zone) == serial:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"NSD {role} did not serve {zone} serial {serial} (log: {self.base / role / 'nsd.log'})")
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _zone_text(self, zone: str) -> str:
+        head = [
+            f"$ORIGIN {zone}.",
+            "$TTL 60",
+            # SOA minimum 3 s: negative answers (a DKIM name that does not exist yet) expire quickly.
+            f"@ 3 IN SOA ns1.{zone}. hostmaster.{zone}. {self.serials[zone]} 3600 600 86400 3",
+            f"@ 60 IN NS ns1.{zone}.",
+            f"@ 60 IN NS ns2.{zone}.",
+            f"ns1 60 IN A {self.primary}",
+            f"ns2 60 IN A {self.secondary}",
+        ]
+        return "\n".join(head + self.records[zone]) + "\n"
+
+    def _write_zone(self, role: str, zone: str) -> None:
+        path = self.base / role / f"{zone}.zone"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self._zone_text(zone))
+        os.replace(tmp, path)
+
+    def _start_nsd(self, role: str, address: str) -> None:
+        folder = self.base / role
+        folder.mkdir(parents=True, exist_ok=True)
+        for zone in ZONES:
+            self._write_zone(role, zone)
+        zones = "".join(f"zone:\n  name: {z}\n  zonefile: {z}.zone\n" for z in ZONES)
+        conf = folder / "nsd.conf"
+        conf.write_text(
+            "server:\n"
+            f"  ip-address: {address}\n  port: 53\n  do-ip6: no\n"
+            '  username: ""\n  chroot: ""\n'
+            f'  zonesdir: "{folder}"\n  pidfile: "{folder}/nsd.pid"\n  database: ""\n'
+            f'  xfrdfile: "{folder}/xfrd.state"\n  zonelistfile: "{folder}/zone.list"\n'
+            f'  xfrdir: "{folder}"\n  logfile: "{folder}/nsd.log"\n'
+            "  server-count: 1\n  verbosity: 1\n  hide-version: yes\n"
+            "remote-control:\n  control-enable: yes\n"
+            f'  control-interface: "{folder}/nsd.ctl"\n'
+            + zones
+        )
+        pidfile = folder / "nsd.pid"
+        self._pidfiles.append(pidfile)
+        _run(["nsd", "-c", str(conf)], folder / "start.log")
+        _wait_pidfile(pidfile)
+
+    def _start_unbound(self, name: str, address: str, *, cache_min_ttl: int = 0, refuse: bool = False,
+                       upstream: list[str] | None = None) -> None:
+        folder = self.base / name
+        folder.mkdir(parents=True, exist_ok=True)
+        stubs = upstream or self.authoritative
+        zones = "".join(
+            f'stub-zone:\n  name: "{z}"\n' + "".join(f"  stub-addr: {a}\n" for a in stubs) for z in ZONES
+        )
+        # 127.0.0.0/8 is allowed by default and the most specific rule wins, so refuse it by name.
+        access = "127.0.0.0/8 refuse" if refuse else "127.0.0.0/8 allow"
+        conf = folder / "unbound.conf"
+        conf.write_text(
+            "server:\n"
+            f"  interface: {address}\n  port: 53\n  do-ip6: no\n"
+            f'  username: ""\n  chroot: ""\n  directory: "{folder}"\n'
+            f'  pidfile: "{folder}/unbound.pid"\n  logfile: "{folder}/unbound.log"\n  use-syslog: no\n'
+            f"  access-control: {access}\n"
+            '  local-zone: "test." nodefault\n  do-not-query-localhost: no\n'
+            '  module-config: "iterator"\n  num-threads: 1\n  so-reuseport: no\n'
+            "  prefetch: no\n  serve-expired: no\n  qname-minimisation: no\n  verbosity: 0\n"
+            f"  cache-min-ttl: {cache_min_ttl}\n"
+            # A short infra cache so a restarted NSD is retried at once.
+            "  infra-host-ttl: 5\n"
+            "remote-control:\n  control-enable: yes\n"
+            f'  control-interface: "{folder}/unbound.ctl"\n  control-use-cert: no\n'
+            + zones
+        )
+        pidfile = folder / "unbound.pid"
+        self._pidfiles.append(pidfile)
+        _run(["unbound", "-c", str(conf)], folder / "start.log")
+        _wait_pidfile(pidfile)
+        self.resolvers[name] = address
+
+    def _start_timeout(self, address: str) -> None:
+        # Bound but never read: queries sit in the buffer and the client times out, like a dead server.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((address, 53))
+        self._timeout_socket = sock
+        self.resolvers["timeout"] = address
+
+    def _control(self, kind: str, name: str, *args: str) -> None:
+        conf = self.base / name / f"{kind}.conf"
+        tool = "nsd-control" if kind == "nsd" else "unbound-control"
+        result = subprocess.run([tool, "-c", str(conf), *args], capture_output=True, text=True, timeout=15)
+        if result.returncode != 0:
+            raise RuntimeError(f"{tool} {' '.join(args)} failed: {result.stdout}{result.stderr}")
+
+    def _wait_answers(self, address: str, zone: str, recursion: bool, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        query = dns.message.make_query(zone, "SOA")
+        while time.monotonic() < deadline:
+            with contextlib.suppress(dns.exception.Timeout, OSError):
+                response = dns.query.udp(query, address, timeout=0.5)
+                if response.answer:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"resolver {address} does not answer")
+
+
+def _run(cmd: list[str], log: Path) -> None:
+    with open(log, "w") as out:
+        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=30)
+    if result.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed to start: {log.read_text()}")
+
+
+def _wait_pidfile(pidfile: Path, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pidfile.read_text().split()[0])
+            if _alive(pid):
+                return pid
+        time.sleep(0.02)
+    raise RuntimeError(f"no running process in {pidfile}")
+
+
+def _alive(pid: int) -> bool:
+    """True if `pid` runs and is not a zombie (exited daemons can linger as zombies here)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _stop_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if not _alive(pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.02)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def lab_project() -> Project:
+    """A project migrating corp.test from the lab's oldmail.test to newmail.test (tests, bench, rehearsal)."""
+    from mailmig_tui.core.model import MxHost, Project
+    from mailmig_tui.core.presets import preset_provider
+
+    project = Project(domain="corp.test")
+    project.old = preset_provider("generic-imap", "corp.test")
+    project.old.name = "Old Mail"
+    project.old.mx = [MxHost("mx1.oldmail.test", 10)]
+    project.old.spf_include = "spf.oldmail.test"
+    project.new = preset_provider("generic-imap", "corp.test")
+    project.new.name = "New Mail"
+    project.new.mx = [MxHost("mx1.newmail.test", 10), MxHost("mx2.newmail.test", 20)]
+    project.new.spf_include = "spf.newmail.test"
+    project.new.dkim_selectors = ["mm1"]
+    project.new.imap.host, project.new.imap.port, project.new.imap.tls = "imap.newmail.test", 993, "ssl"
+    project.new.smtp.host, project.new.smtp.port, project.new.smtp.tls = "smtp.newmail.test", 587, "starttls"
+    project.new.extra["autodiscover"] = "autodiscover.newmail.test"
+    return project
+
+
+if __name__ == "__main__":  # pragma: no cover - manual rehearsal: `python -m mailmig_tui.lab.dns`
+    lab = DnsLab().start()
+    print(f"lab in {lab.base}; authoritative {lab.authoritative}; resolvers {lab.resolvers}")
+    print("press Ctrl-C to stop")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lab.stop()
