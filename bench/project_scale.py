@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailmig_tui.core import dashboard  # noqa: E402
-from mailmig_tui.core.checklist import add_item  # noqa: E402
-from mailmig_tui.core.model import User  # noqa: E402
-from mailmig_tui.core.phases import Phase  # noqa: E402
-from mailmig_tui.core.project_factory import demo_project  # noqa: E402
-from mailmig_tui.core.store import ProjectStore, load_project  # noqa: E402
+from mailmig_tui.core import dashboard
+from mailmig_tui.core.checklist import add_item
+from mailmig_tui.core.model import User
+from mailmig_tui.core.phases import Phase
+from mailmig_tui.core.project_factory import demo_project
+from mailmig_tui.core.store import ProjectStore, load_project
 
 
 def big_project(users: int, items: int):  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from mailmig_tui.core.dns.watch import Snapshot, Watcher, snapshot_to_dict
 from mailmig_tui.core.errors import NotReadyError, ProjectFileError, ProjectLockedError, UsageError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project, SchemaError
-from mailmig_tui.core.store import ProjectStore, format_key_path, load_project, locate_key
+from mailmig_tui.core.store import ProjectStore, format_key_path, load_project, schema_error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,12 +58,7 @@ def load_config(path: Path, args: argparse.Namespace) -> tuple[Project, DnsConfi
     try:
         config = parse_dns_section(project.sections.get("dns"))
     except SchemaError as exc:
-        text = path.read_text(encoding="utf-8")
-        # Inline tables (how the file is written) have no header of their own: fall back to the parent key.
-        line = next((found for n in range(len(exc.path), 0, -1) if (found := locate_key(text, exc.path[:n]))), None)
-        where = _("line {line}, ").format(line=line) if line else ""
-        raise ProjectFileError(_("{file}: {where}key {key}: {message}").format(
-            file=path, where=where, key=format_key_path(exc.path), message=exc.message)) from None
+        raise schema_error(path.read_text(encoding="utf-8"), str(path), exc) from None
     try:
         if args.resolver:
             config.resolvers = [parse_resolver_arg(r) for r in args.resolver]

@@ -95,14 +95,20 @@ def parse_project_text(text: str, filename: str) -> Project:
     try:
         return Project.from_dict(data)
     except SchemaError as exc:
-        line = locate_key(text, exc.path)
-        key = format_key_path(exc.path)
-        if line:
-            message = _("{file}: line {line}, key {key}: {message}").format(
-                file=filename, line=line, key=key, message=exc.message)
-        else:
-            message = _("{file}: key {key}: {message}").format(file=filename, key=key, message=exc.message)
-        raise ProjectFileError(message) from None
+        raise schema_error(text, filename, exc) from None
+
+
+def schema_error(text: str, filename: str, exc: SchemaError) -> ProjectFileError:
+    """A ProjectFileError naming the file, the line (where we can find it) and the key."""
+    # Inline tables have no header of their own: fall back to the nearest enclosing key's line.
+    line = next((found for n in range(len(exc.path), 0, -1) if (found := locate_key(text, exc.path[:n]))), None)
+    key = format_key_path(exc.path)
+    if line:
+        message = _("{file}: line {line}, key {key}: {message}").format(
+            file=filename, line=line, key=key, message=exc.message)
+    else:
+        message = _("{file}: key {key}: {message}").format(file=filename, key=key, message=exc.message)
+    return ProjectFileError(message)
 
 
 def load_project(path: Path) -> Project:
