@@ -35,7 +35,8 @@ import dns.rdatatype
 if TYPE_CHECKING:
     from mailmig_tui.core.model import Project
 
-PREFIX = "127.0.53."
+# MAILMIG_DNS_LAB_PREFIX lets two labs run side by side on one machine (e.g. "127.0.54.").
+PREFIX = os.environ.get("MAILMIG_DNS_LAB_PREFIX", "127.0.53.")
 ZONES = ("corp.test", "newmail.test", "oldmail.test")
 
 
