@@ -171,3 +171,13 @@ async def test_export_notices_from_palette(demo_path: Path, frozen_clock: dateti
         app.action_export_notices()
         await pilot.pause()
     assert len(list((demo_path.parent / "notices").glob("*.eml"))) == 3
+
+
+async def test_switching_language_saves_it_and_restarts_in_place(demo_path: Path, frozen_clock: datetime) -> None:
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        app.action_set_language("zh_CN")
+        await pilot.pause()
+    assert app.return_value == ("restart", "zh_CN", "accounts")
+    assert load_project(demo_path).language == "zh_CN"

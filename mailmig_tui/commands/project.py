@@ -9,7 +9,7 @@ from pathlib import Path
 from mailmig_tui.commands.output import Reporter
 from mailmig_tui.core import dashboard, notices
 from mailmig_tui.core.errors import ProjectFileError
-from mailmig_tui.core.i18n import _, current_language
+from mailmig_tui.core.i18n import _
 from mailmig_tui.core.presets import preset_names, preset_provider
 from mailmig_tui.core.project_factory import create_demo, new_project, project_filename
 from mailmig_tui.core.store import ProjectStore, load_project
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    project = new_project(args.domain, args.old, args.new, language=current_language())
+    project = new_project(args.domain, args.old, args.new, language=args.lang or "")
     path = args.dir / project_filename(project.domain)
     store = ProjectStore.create(path, project, overwrite=args.force)
     store.close()
@@ -57,7 +57,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
-    path = create_demo(args.dir, language=current_language())
+    path = create_demo(args.dir, language=args.lang or "")
     if args.no_open:
         print(path)
         return 0
