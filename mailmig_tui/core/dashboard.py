@@ -41,7 +41,8 @@ def build(project: Project, now: datetime | None = None, next_count: int = 2) ->
     rows = []
     for phase in Phase:
         items = project.items_for(phase)
-        undone = [c for c in items if not c.done]
+        # overdue items first: they are what the lead must chase today
+        undone = sorted((c for c in items if not c.done), key=lambda c: not c.is_overdue(today))
         rows.append(PhaseRow(
             phase,
             project.phases[phase],
