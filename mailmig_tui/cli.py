@@ -24,6 +24,7 @@ from mailmig_tui.core.i18n import LANGUAGES, _, language_from_environment, set_l
 # Each module has register(subparsers); later phases add theirs here.
 COMMAND_MODULES = [
     "mailmig_tui.commands.project",
+    "mailmig_tui.commands.users",
 ]
 
 
