@@ -171,6 +171,24 @@ userdb {{
     def add_user(self, login: str, password: str) -> None:
         self.users[login] = password
         self.write_users()
+        if self.pid() is not None:
+            self.wait_for_login(login, password)
+
+    def wait_for_login(self, login: str, password: str, timeout: float = 10.0) -> None:
+        """Dovecot re-reads a changed passwd-file lazily (about a second): wait until the login works."""
+        from imapclient import IMAPClient
+        from imapclient.exceptions import LoginError
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with IMAPClient("127.0.0.1", self.imap_port, ssl=False, timeout=5) as client:
+                    client.login(login, password)
+                    return
+            except LoginError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
