@@ -10,7 +10,7 @@ import base64
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from imapclient import IMAPClient
 
@@ -85,8 +85,8 @@ def hostile_corpus(seed: int = 1, big_attachments: bool = True) -> dict[tuple[st
                 date=d),
         Message(_message(6, "old", "old\n", date=datetime(2001, 2, 3, 4, 5, 6, tzinfo=TZ)),
                 date=datetime(2001, 2, 3, 4, 5, 6, tzinfo=TZ)),
-        Message(_message(7, "new", "new\n", date=datetime(2026, 11, 1, tzinfo=timezone.utc)),
-                date=datetime(2026, 11, 1, tzinfo=timezone.utc)),
+        Message(_message(7, "new", "new\n", date=datetime(2026, 11, 1, tzinfo=UTC)),
+                date=datetime(2026, 11, 1, tzinfo=UTC)),
     ]
     if big_attachments:
         inbox += [Message(_with_attachment(100, 3 * 1024 * 1024, d), ("\\Seen",), d),
@@ -99,7 +99,7 @@ def bulk_corpus(messages: int, seed: int = 7) -> dict[tuple[str, ...], list[Mess
     rng = random.Random(seed)
     folders = [("INBOX",), ("Sent",), ("Archive", "2024")]
     out: dict[tuple[str, ...], list[Message]] = {f: [] for f in folders}
-    words = "the quick brown fox jumps over lazy dog mail migration backup 邮件 迁移 备份".split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "mail", "migration", "backup", "邮件", "迁移", "备份"]
     for i in range(messages):
         folder = folders[0] if i % 10 < 6 else folders[1] if i % 10 < 9 else folders[2]
         r = rng.random()

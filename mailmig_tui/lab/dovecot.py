@@ -95,9 +95,8 @@ class DovecotInstance:
                             "-out", str(r / "dh.pem")], check=True, capture_output=True)
         self.imap_port = self.imap_port or free_port()
         self.imaps_port = self.imaps_port or free_port()
-        for f in ("users.passwd", "master.passwd"):
-            (r / f).touch()
         (r / "master.passwd").write_text(f"{MASTER_USER}:{{PLAIN}}{MASTER_PASSWORD}\n")
+        _readable_by_auth(r / "master.passwd")
         self.config.write_text(f"""# Written by mailmig_tui.lab for a private test instance; do not edit.
 instance_name = mailmig-lab-{self.name}-{os.getpid()}
 base_dir = {r}/run
@@ -166,6 +165,7 @@ userdb {{
         lines = "".join(f"{login}:{{PLAIN}}{pw}\n" for login, pw in self.users.items())
         tmp = self.root / "users.passwd.tmp"
         tmp.write_text(lines)
+        _readable_by_auth(tmp)
         os.replace(tmp, self.root / "users.passwd")
 
     def add_user(self, login: str, password: str) -> None:
@@ -249,6 +249,22 @@ userdb {{
         return out.stdout
 
 
+def _readable_by_auth(path: Path) -> None:
+    """Dovecot's auth process runs as the `dovecot` user, not root: it must read the passwd files."""
+    os.chmod(path, 0o640)
+    with contextlib.suppress(LookupError, PermissionError):
+        shutil.chown(path, group="dovecot")
+
+
+def check_traversable(path: Path) -> None:
+    """The auth (dovecot) and mail (mail) users must reach files under `path`: every folder above it needs
+    the x bit for others. pytest's and mkdtemp's folders are 0700, hence this clear early error."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not folder.stat().st_mode & 0o001:
+            raise RuntimeError(f"{folder} is not traversable by other users (mode {folder.stat().st_mode & 0o777:o}); "
+                               "Dovecot's unprivileged processes could not reach the lab: use a folder like /tmp/x")
+
+
 def _alive(pid: int) -> bool:
     """True if `pid` runs and is not a zombie (exited daemons linger as zombies here)."""
     try:
@@ -271,6 +287,8 @@ class Lab:
     def create(cls, root: Path) -> Lab:
         root = root.absolute()
         root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o711)
+        check_traversable(root)
         # Different hierarchy separators on purpose: `..` is a legal name only where `.` is not the
         # separator, and `a/b` is one folder only where `/` is not.
         old = DovecotInstance("old", root / "old", separator="/")
@@ -278,6 +296,7 @@ class Lab:
         lab = cls(root, old, new)
         for inst in (old, new):
             inst.root.mkdir(parents=True, exist_ok=True)
+            inst.root.chmod(0o711)
             inst.write_config()
         lab.save()
         return lab

@@ -30,8 +30,8 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imap_utf7 import decode as decode_utf7
-from imapclient.response_parser import parse_fetch_response
 from imapclient.imapclient import seq_to_parenstr_upper
+from imapclient.response_parser import parse_fetch_response
 
 from mailmig_tui.core.backup.imap import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.backup.index import FolderRow, Index, Row

@@ -7,6 +7,7 @@ engine retries with backoff.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import imaplib
 import socket
@@ -104,10 +105,8 @@ def _close(client: IMAPClient) -> None:
     try:
         client.logout()
     except Exception:
-        try:
+        with contextlib.suppress(Exception):
             client.shutdown()
-        except Exception:
-            pass
 
 
 def close_quietly(client: IMAPClient | None) -> None:
