@@ -220,14 +220,18 @@ userdb {{
         pid = self.pid()
         if pid is None:
             return
+        # The master's children (imap processes serving clients) can outlive it for a while and keep
+        # answering: note them now, by pid, and make sure they are gone too.
+        children = _children(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and (_alive(pid) or any(_alive(c) for c in children)):
             time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for p in (pid, *children):
+            if _alive(p):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)
         # Wait for the listening sockets to go so a restart on the same ports works.
         while time.monotonic() < deadline and (self._accepts(self.imap_port) or self._accepts(self.imaps_port)):
             time.sleep(0.05)
@@ -263,6 +267,19 @@ def check_traversable(path: Path) -> None:
         if folder.exists() and not folder.stat().st_mode & 0o001:
             raise RuntimeError(f"{folder} is not traversable by other users (mode {folder.stat().st_mode & 0o777:o}); "
                                "Dovecot's unprivileged processes could not reach the lab: use a folder like /tmp/x")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
 
 
 def _alive(pid: int) -> bool:

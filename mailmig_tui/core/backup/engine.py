@@ -646,7 +646,9 @@ def _decode_name(raw: bytes) -> str:
 
 
 def _flags(flags: Any) -> tuple[str, ...]:
-    return tuple(f.decode("utf-8", "replace") if isinstance(f, bytes) else str(f) for f in flags)
+    # \Recent belongs to the server session, not the message: it cannot be restored, so it is not kept.
+    out = (f.decode("utf-8", "replace") if isinstance(f, bytes) else str(f) for f in flags)
+    return tuple(sorted(f for f in out if f.lower() != "\\recent"))
 
 
 def _iso(value: Any) -> str:
