@@ -33,6 +33,7 @@ from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.imapclient import seq_to_parenstr_upper
 from imapclient.response_parser import parse_fetch_response
 
+from mailmig_tui.core.backup.fetch import FetchFailed, Meta, stream_fetch, uid_set
 from mailmig_tui.core.backup.imap import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.backup.index import FolderRow, Index, Row
 from mailmig_tui.core.backup.maildir import HashingWriter, MaildirFolder, header_block, syncfs
@@ -131,6 +132,10 @@ class RunSummary:
 Event = RunStarted | UserStarted | UserPlanned | FolderStarted | Progress | Retrying | UserDone | RunSummary
 
 
+# FetchFailed too: a NO to a FETCH usually means the folder changed under us; a rescan fixes that.
+RETRYABLE: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, FetchFailed)
+
+
 class Controls:
     """Pause, resume and cancel a running engine from any thread (the TUI's buttons, the CLI's Ctrl-C)."""
 
@@ -165,11 +170,10 @@ class BackupOptions:
     dest: Path
     workers: int = 0  # 0: the provider's limits.max_connections
     users: list[str] | None = None
-    batch_messages: int = 250
-    batch_bytes: int = 2 << 20
-    large_message: int = 1 << 20  # above this, fetched in chunks so memory stays bounded
-    chunk_bytes: int = 1 << 20
-    meta_chunk: int = 5000  # sequence numbers per metadata FETCH
+    batch_messages: int = 500  # messages per index commit (and per progress event)
+    batch_bytes: int = 16 << 20  # bytes per index commit
+    uids_per_fetch: int = 5000  # messages per streamed UID FETCH command
+    meta_chunk: int = 5000  # sequence numbers per FETCH when matching after a UIDVALIDITY change
     max_attempts: int = 6
     backoff: float = 0.5
     timeout: float = 60.0
@@ -325,12 +329,22 @@ class _UserJob:
         self.messages = 0
         self.bytes = 0
         self._reconciled: set[bytes] = set()
+        self._dirty = False
         self._folders: dict[str, MaildirFolder] = {}
 
     def close(self) -> None:
-        close_quietly(self.client)
-        self.client = None
+        self._drop_client()
         self.index.close()
+
+    def _drop_client(self) -> None:
+        if self.client is not None and self._dirty:
+            # Interrupted in the middle of a FETCH: LOGOUT would first read the rest of the response.
+            with contextlib.suppress(Exception):
+                self.client.shutdown()
+        else:
+            close_quietly(self.client)
+        self.client = None
+        self._dirty = False
 
     # --- the retry loop ----------------------------------------------------------------------
 
@@ -354,9 +368,8 @@ class _UserJob:
                     plans.pop(0)
                 self._write_manifest()
                 return
-            except TRANSIENT_ERRORS as exc:
-                close_quietly(self.client)
-                self.client = None
+            except RETRYABLE as exc:
+                self._drop_client()
                 attempt += 1
                 limit = self.opt.max_attempts if ever_connected else min(3, self.opt.max_attempts)
                 if attempt > limit:
@@ -438,19 +451,17 @@ class _UserJob:
         plan.missing.sort()
         return plan
 
-    def _metadata(self, exists: int, items: tuple[bytes, ...] = (b"UID", b"RFC822.SIZE", b"FLAGS")) -> Iterator[tuple[int, int, tuple[str, ...]]]:
-        """(uid, size, flags) for every message, by sequence-number ranges so huge folders stay bounded."""
+    def _metadata(self, exists: int) -> list[tuple[int, int, tuple[str, ...]]]:
+        """(uid, size, flags) for every message of the selected folder, streamed (no per-message objects
+        from a generic parser: a 100,000-message folder costs a list of tuples)."""
         assert self.client is not None
-        self.client.use_uid = False
-        try:
-            for first in range(1, exists + 1, self.opt.meta_chunk):
-                last = min(exists, first + self.opt.meta_chunk - 1)
-                resp = _fetch_range(self.client, f"{first}:{last}", list(items))
-                for data in resp.values():
-                    if b"UID" in data:
-                        yield int(data[b"UID"]), int(data.get(b"RFC822.SIZE", 0)), _flags(data.get(b"FLAGS", ()))
-        finally:
-            self.client.use_uid = True
+        out: list[tuple[int, int, tuple[str, ...]]] = []
+        if exists:
+            self._dirty = True
+            stream_fetch(self.client, "1:*", "(UID RFC822.SIZE FLAGS)",
+                         on_message=lambda m, _w: out.append((m.uid, m.size, _flags(m.flags))) if m.uid else None)
+            self._dirty = False
+        return out
 
     def _reconcile(self, raw: bytes, folder: MaildirFolder) -> None:
         """Undo whatever a killed run left half done in this folder (see the module docstring)."""
@@ -524,82 +535,65 @@ class _UserJob:
         total_bytes = sum(s for _u, s in plan.missing)
         self.engine.emit(FolderStarted(self.user, plan.name, len(plan.missing), total_bytes, plan.on_server))
         folder = self._maildir(plan.dirname)
-        progressed = False
-        batch: list[int] = []
-        batch_bytes = 0
-        for uid, size in plan.missing:
-            if size > self.opt.large_message:
-                self._fetch_large(plan, folder, uid, size)
-                progressed = True
-                continue
-            if batch and (len(batch) >= self.opt.batch_messages or batch_bytes + size > self.opt.batch_bytes):
-                self._fetch_batch(plan, folder, batch)
-                progressed = True
-                batch, batch_bytes = [], 0
-            batch.append(uid)
-            batch_bytes += size
-        if batch:
-            self._fetch_batch(plan, folder, batch)
-            progressed = True
-        return progressed
+        before = self.messages
+        uids = [u for u, _s in plan.missing]
+        for i in range(0, len(uids), self.opt.uids_per_fetch):
+            self.controls.checkpoint()
+            self._fetch_stream(plan, folder, uids[i : i + self.opt.uids_per_fetch])
+        return self.messages > before
 
-    def _fetch_batch(self, plan: _FolderPlan, folder: MaildirFolder, uids: list[int]) -> None:
-        self.controls.checkpoint()
+    def _fetch_stream(self, plan: _FolderPlan, folder: MaildirFolder, uids: list[int]) -> None:
+        """One UID FETCH for many messages; bodies stream to tmp/, and every batch_messages or batch_bytes
+        the published files are synced and committed to the index together."""
         assert self.client is not None
-        resp = self.client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE", "FLAGS", "BODY.PEEK[]"])
-        rows: list[Row] = []
-        written = 0
-        for uid in uids:
-            data = resp.get(uid)
-            if data is None or b"BODY[]" not in data:
-                continue  # expunged since the scan
-            body = data[b"BODY[]"]
-            flags = list(_flags(data.get(b"FLAGS", ())))
-            rows.append(self._store(plan, folder, uid, data[b"INTERNALDATE"], flags, [body]))
-            written += len(body)
-        del resp
-        self._commit(plan, rows, written)
+        pending: list[Row] = []
+        pending_bytes = 0
+        counter = [0]
+        current: list[tuple[str, HashingWriter]] = []
 
-    def _fetch_large(self, plan: _FolderPlan, folder: MaildirFolder, uid: int, size: int) -> None:
-        self.controls.checkpoint()
-        assert self.client is not None
-        meta = self.client.fetch([uid], ["RFC822.SIZE", "INTERNALDATE", "FLAGS"]).get(uid)
-        if meta is None:
-            return
-        size = int(meta[b"RFC822.SIZE"])
-        chunk = self.opt.chunk_bytes
+        def open_body() -> HashingWriter:
+            counter[0] += 1
+            name = f"incoming.{os.getpid()}.{threading.get_ident()}.{counter[0]}"
+            writer = HashingWriter(folder.tmp_path(name))
+            current.append((name, writer))
+            return writer
 
-        def pieces() -> Iterator[bytes]:
-            assert self.client is not None
-            offset = 0
-            while offset < size:
+        def on_message(meta: Meta, writer: Any) -> None:
+            nonlocal pending_bytes
+            if writer is None or not current:
+                return  # an unsolicited FLAGS update, or a body we did not ask for
+            tmp_name, w = current.pop()
+            w.close()
+            if meta.uid == 0:
+                os.unlink(folder.tmp_path(tmp_name))
+                return
+            pending.append(self._publish(plan, folder, meta, tmp_name, w))
+            pending_bytes += w.size
+            if len(pending) >= self.opt.batch_messages or pending_bytes >= self.opt.batch_bytes:
+                self._commit(plan, pending, pending_bytes)
+                pending.clear()
+                pending_bytes = 0
                 self.controls.checkpoint()
-                resp = self.client.fetch([uid], [f"BODY.PEEK[]<{offset}.{chunk}>"]).get(uid, {})
-                piece = next((v for k, v in resp.items() if k.startswith(b"BODY[]")), None)
-                if not piece:
-                    break
-                yield bytes(piece)
-                offset += len(piece)
 
-        row = self._store(plan, folder, uid, meta[b"INTERNALDATE"], list(_flags(meta.get(b"FLAGS", ()))), pieces())
-        self._commit(plan, [row], row.size)
-
-    def _store(self, plan: _FolderPlan, folder: MaildirFolder, uid: int, internaldate: Any, flags: list[str],
-               pieces: Any) -> Row:
-        when = internaldate if isinstance(internaldate, datetime) else datetime.now().astimezone()
-        epoch = int(when.timestamp())
-        tmp_name = f"{epoch}.V{plan.uidvalidity}U{uid}.mailmig,"
-        writer = HashingWriter(folder.tmp_path(tmp_name))
+        self._dirty = True  # until the tagged reply is read, the session cannot be logged out politely
         try:
-            for piece in pieces:
-                writer.write(piece)
+            stream_fetch(self.client, uid_set(uids), "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])",
+                         open_body=open_body, on_message=on_message)
+            self._dirty = False
         finally:
-            writer.close()
-        final_name = folder.filename(epoch, plan.uidvalidity, uid, writer.size, flags)
+            for _name, w in current:
+                w.close()
+            self._commit(plan, pending, pending_bytes)  # what is on disk is kept, even when interrupted
+
+    def _publish(self, plan: _FolderPlan, folder: MaildirFolder, meta: Meta, tmp_name: str, w: HashingWriter) -> Row:
+        when = meta.internaldate or datetime.now().astimezone()
+        epoch = int(when.timestamp())
+        flags = list(_flags(meta.flags))
+        final_name = folder.filename(epoch, plan.uidvalidity, meta.uid, w.size, flags)
         os.rename(folder.tmp_path(tmp_name), folder.tmp_path(final_name))
         path = folder.publish(final_name, epoch)
-        return Row(self.user, plan.raw, plan.uidvalidity, uid, writer.size, _iso(when), " ".join(flags),
-                   writer.message_id(), writer.sha.hexdigest(), str(path.relative_to(self.dest)))
+        return Row(self.user, plan.raw, plan.uidvalidity, meta.uid, w.size, _iso(when), " ".join(flags),
+                   w.message_id(), w.sha.hexdigest(), str(path.relative_to(self.dest)))
 
     def _commit(self, plan: _FolderPlan, rows: list[Row], written: int) -> None:
         if not rows:

@@ -20,7 +20,7 @@ import re
 SAFE_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+=@,;!'()[]{}$& ")
 RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)$", re.IGNORECASE)
 MAX_COMPONENT_BYTES = 200  # leaves room for ext4/NTFS limits (255) and our own suffixes
-EMPTY_PART = "%00"  # IMAP names cannot contain NUL, so this never decodes ambiguously
+EMPTY_PART = "%"  # escapes are always %XX, so a lone % can only mean an empty part
 
 
 def _escape_char(ch: str) -> str:
