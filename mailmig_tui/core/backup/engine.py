@@ -172,6 +172,7 @@ class BackupOptions:
     users: list[str] | None = None
     batch_messages: int = 500  # messages per index commit (and per progress event)
     batch_bytes: int = 16 << 20  # bytes per index commit
+    commit_seconds: float = 1.0  # and at least this often, so progress keeps moving with big messages
     uids_per_fetch: int = 5000  # messages per streamed UID FETCH command
     meta_chunk: int = 5000  # sequence numbers per FETCH when matching after a UIDVALIDITY change
     max_attempts: int = 6
@@ -549,6 +550,7 @@ class _UserJob:
         pending: list[Row] = []
         pending_bytes = 0
         counter = [0]
+        last_commit = [time.monotonic()]
         current: list[tuple[str, HashingWriter]] = []
 
         def open_body() -> HashingWriter:
@@ -569,10 +571,12 @@ class _UserJob:
                 return
             pending.append(self._publish(plan, folder, meta, tmp_name, w))
             pending_bytes += w.size
-            if len(pending) >= self.opt.batch_messages or pending_bytes >= self.opt.batch_bytes:
+            if (len(pending) >= self.opt.batch_messages or pending_bytes >= self.opt.batch_bytes
+                    or time.monotonic() - last_commit[0] > self.opt.commit_seconds):
                 self._commit(plan, pending, pending_bytes)
                 pending.clear()
                 pending_bytes = 0
+                last_commit[0] = time.monotonic()
                 self.controls.checkpoint()
 
         self._dirty = True  # until the tagged reply is read, the session cannot be logged out politely
@@ -590,8 +594,7 @@ class _UserJob:
         epoch = int(when.timestamp())
         flags = list(_flags(meta.flags))
         final_name = folder.filename(epoch, plan.uidvalidity, meta.uid, w.size, flags)
-        os.rename(folder.tmp_path(tmp_name), folder.tmp_path(final_name))
-        path = folder.publish(final_name, epoch)
+        path = folder.publish(tmp_name, final_name, epoch)
         return Row(self.user, plan.raw, plan.uidvalidity, meta.uid, w.size, _iso(when), " ".join(flags),
                    w.message_id(), w.sha.hexdigest(), str(path.relative_to(self.dest)))
 

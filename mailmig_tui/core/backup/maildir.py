@@ -91,10 +91,11 @@ class MaildirFolder:
     def tmp_path(self, name: str) -> Path:
         return self.path / "tmp" / name
 
-    def publish(self, name: str, epoch: int) -> Path:
+    def publish(self, tmp_name: str, name: str, epoch: int) -> Path:
+        """Move a complete message from tmp/ into cur/ under its final name, dated INTERNALDATE."""
         final = self.path / "cur" / name
-        os.utime(self.tmp_path(name), (epoch, epoch))
-        os.rename(self.tmp_path(name), final)
+        os.utime(self.tmp_path(tmp_name), (epoch, epoch))
+        os.rename(self.tmp_path(tmp_name), final)
         return final
 
 
