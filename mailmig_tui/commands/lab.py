@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import secrets
+import subprocess
 from pathlib import Path
 
 from mailmig_tui.core.errors import MailmigError, UsageError
@@ -47,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    try:
+        return _start(args)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        raise MailmigError(_("the lab could not start: {error}").format(error=exc)) from None
+
+
+def _start(args: argparse.Namespace) -> int:
     from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox, hostile_corpus
     from mailmig_tui.lab.dovecot import MASTER_PASSWORD, MASTER_USER, Lab, dovecot_binary
 
