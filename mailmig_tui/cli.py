@@ -25,6 +25,9 @@ from mailmig_tui.core.i18n import LANGUAGES, _, language_from_environment, set_l
 COMMAND_MODULES = [
     "mailmig_tui.commands.project",
     "mailmig_tui.commands.dns",
+    "mailmig_tui.commands.users",
+    "mailmig_tui.commands.backup",
+    "mailmig_tui.commands.lab",
 ]
 
 

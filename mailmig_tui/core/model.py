@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import getpass
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from mailmig_tui.core import clock
 from mailmig_tui.core.i18n import N_, _
@@ -102,8 +103,12 @@ class Endpoint:
     port: int = 0
     tls: str = "ssl"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Certificates are verified unless the admin explicitly turns it off for this endpoint, or pins the
+    # certificate's SHA-256 fingerprint ("sha256:<hex>"), which then replaces CA verification.
+    tls_verify: bool = True
+    tls_fingerprint: str = ""
 
-    KNOWN = {"host", "port", "tls"}
+    KNOWN = {"host", "port", "tls", "tls_verify", "tls_fingerprint"}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path_) -> Endpoint:
@@ -113,10 +118,17 @@ class Endpoint:
         port = _take(data, "port", int, path, 0)
         if not 0 <= port <= 65535:
             raise SchemaError((*path, "port"), _("port must be 0-65535, found {port}").format(port=port))
-        return cls(_take(data, "host", str, path, ""), port, tls, _extra(data, cls.KNOWN))
+        fingerprint = _take(data, "tls_fingerprint", str, path, "")
+        if fingerprint and not re.fullmatch(r"sha256:[0-9a-fA-F:]{64,95}", fingerprint):
+            raise SchemaError((*path, "tls_fingerprint"),
+                              _("expected sha256:<64 hex digits>, found {value!r}").format(value=fingerprint))
+        return cls(_take(data, "host", str, path, ""), port, tls, _extra(data, cls.KNOWN),
+                   _take(data, "tls_verify", bool, path, True), fingerprint)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.extra, **_drop_empty({"host": self.host, "port": self.port or None, "tls": self.tls})}
+        return {**self.extra, **_drop_empty({"host": self.host, "port": self.port or None, "tls": self.tls,
+                                             "tls_verify": None if self.tls_verify else False,
+                                             "tls_fingerprint": self.tls_fingerprint})}
 
     def describe(self) -> str:
         return f"{self.host}:{self.port} ({self.tls})" if self.host else "—"
@@ -169,6 +181,38 @@ class Limits:
         }
 
 
+AUTH_METHODS = ("user", "master", "authzid")
+
+
+@dataclass
+class Auth:
+    """How mailmig logs in to a provider's mailboxes: as each user (`user`, the default), or with one
+    admin account: Dovecot-style `user<separator>admin` logins (`master`) or SASL PLAIN with an
+    authorisation identity (`authzid`). The admin's password lives with the other credentials."""
+
+    method: str = "user"
+    master_user: str = ""
+    separator: str = "*"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    KNOWN: ClassVar[set[str]] = {"method", "master_user", "separator"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path_) -> Auth:
+        method = _take(data, "method", str, path, "user")
+        if method not in AUTH_METHODS:
+            raise SchemaError((*path, "method"), _("must be one of {choices}, found {value!r}").format(choices=", ".join(AUTH_METHODS), value=method))
+        master = _take(data, "master_user", str, path, "")
+        if method != "user" and not master:
+            raise SchemaError((*path, "master_user"), _("method {value!r} needs the admin login in master_user").format(value=method))
+        return cls(method, master, _take(data, "separator", str, path, "*"), _extra(data, cls.KNOWN))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.extra, **_drop_empty({"method": None if self.method == "user" else self.method,
+                                             "master_user": self.master_user,
+                                             "separator": None if self.separator == "*" else self.separator})}
+
+
 @dataclass
 class Provider:
     """One side of the migration. Fields start from a preset (core/presets) and may be overridden."""
@@ -185,9 +229,10 @@ class Provider:
     limits: Limits = field(default_factory=Limits)
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    auth: Auth = field(default_factory=Auth)
 
     KNOWN = {"preset", "name", "imap", "smtp", "mx", "spf_include", "dkim_selectors", "webmail",
-             "admin_console", "limits", "source"}
+             "admin_console", "limits", "source", "auth"}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path_) -> Provider:
@@ -208,6 +253,7 @@ class Provider:
             limits=Limits.from_dict(_table(data, "limits", path), (*path, "limits")),
             source=_take(data, "source", str, path, ""),
             extra=_extra(data, cls.KNOWN),
+            auth=Auth.from_dict(_table(data, "auth", path), (*path, "auth")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,6 +272,7 @@ class Provider:
             "smtp": self.smtp.to_dict(),
             "mx": [m.to_dict() for m in self.mx],
             "limits": self.limits.to_dict(),
+            **_drop_empty({"auth": self.auth.to_dict()}),
         }
 
 

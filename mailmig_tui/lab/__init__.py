@@ -1,1 +1,4 @@
-"""Real-server labs for tests, rehearsals and benchmarks (loopback only)."""
+"""Real-server labs on loopback for tests, rehearsals and benchmarks: Dovecot (IMAP) and NSD/Unbound (DNS).
+
+Not part of `core`: tests, benchmarks and `mailmig lab` use them; the engines never do.
+"""

@@ -1,0 +1,269 @@
+"""`mailmig backup` and `mailmig verify`: the headless face of core/backup.
+
+JSON events (`--json`, one per line): backup emits started, user_started, user_planned, folder,
+progress (at most 4 a second, cumulative), retry, user_done, error, summary; verify emits folder,
+user (one per user) and summary. Exit codes as in cli.py: 0 all good; 1 a user failed or verify found a
+difference; 2 usage; 3 project file; 4 project or archive locked; 5 credentials; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from mailmig_tui.commands.output import Reporter
+from mailmig_tui.core.backup.engine import (
+    BackupEngine,
+    BackupOptions,
+    Controls,
+    FolderStarted,
+    Progress,
+    Retrying,
+    RunStarted,
+    RunSummary,
+    UserDone,
+    UserPlanned,
+    UserStarted,
+    default_dest,
+)
+from mailmig_tui.core.backup.verify import FolderCheck, UserCheck, verify_archive
+from mailmig_tui.core.credentials import open_credentials, terminal_passphrase_prompt
+from mailmig_tui.core.errors import MailmigError, ProjectLockedError, UsageError
+from mailmig_tui.core.i18n import _
+from mailmig_tui.core.model import Project, now
+from mailmig_tui.core.store import ProjectStore
+
+
+class Interrupted(MailmigError):
+    exit_code = 130
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "backup", help=_("back up every user's mailbox from the old provider to a local Maildir archive"),
+        description=_("Back up all (or the named) users' mailboxes from the old provider into one Maildir per "
+                      "user, with an index for incremental runs and verification. Safe to interrupt and run "
+                      "again: it resumes where it stopped. Exit codes: 0 all users backed up; 1 a user failed; "
+                      "2 usage; 3 project file; 4 project or archive in use; 5 credentials; 130 interrupted."))
+    p.add_argument("project", type=Path)
+    p.add_argument("--users", help=_("comma-separated emails of the users to back up (default: all)"))
+    p.add_argument("--dest", type=Path, help=_("archive folder (default: [backup] dest in the project, else "
+                                               "<domain>-backup beside the project file)"))
+    p.add_argument("--workers", type=int, default=0,
+                   help=_("parallel connections (default and maximum: the provider's max_connections)"))
+    p.add_argument("--json", action="store_true", help=_("print one JSON event per line"))
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "verify", help=_("prove the backup complete: server against archive, every file against its checksum"),
+        description=_("For each user and folder, compare what the server has (count, UIDs, sizes) with the "
+                      "archive, and check every archived file against its sha256. Exit codes: 0 no difference; "
+                      "1 a difference or a user that could not be checked; 2-5 as for backup."))
+    p.add_argument("project", type=Path)
+    p.add_argument("--users", help=_("comma-separated emails of the users to check (default: all)"))
+    p.add_argument("--dest", type=Path, help=_("archive folder (default: as for backup)"))
+    p.add_argument("--workers", type=int, default=0, help=_("parallel connections"))
+    p.add_argument("--json", action="store_true", help=_("print one JSON event per line"))
+    p.set_defaults(func=cmd_verify)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _users_arg(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _open(path: Path) -> ProjectStore:
+    # Read-only is fine for the work itself (another mailmig may have the project open); only the
+    # summary save needs the lock, and we say so if we cannot.
+    return ProjectStore.open(path)
+
+
+def _save_section(store: ProjectStore, key: str, value: dict[str, Any], dest: Path, out: Reporter) -> None:
+    def change(project: Project) -> None:
+        section = project.sections.get("backup")
+        if not isinstance(section, dict):
+            section = {}
+        section["dest"] = str(dest)
+        section[key] = value
+        project.sections["backup"] = section
+
+    try:
+        store.update(change)
+    except (ProjectLockedError, MailmigError) as exc:
+        out.event("warning", _("warning: result not saved in the project: {error}").format(error=exc), message=str(exc))
+
+
+class _BackupPrinter:
+    def __init__(self, out: Reporter) -> None:
+        self.out = out
+        self.planned_msgs = 0
+        self.planned_bytes = 0
+        self.done_msgs = 0
+        self.done_bytes = 0
+        self.start = time.monotonic()
+
+    def __call__(self, e: Any) -> None:
+        out = self.out
+        if isinstance(e, Progress):
+            self.done_msgs += e.messages
+            self.done_bytes += e.bytes
+            secs = max(time.monotonic() - self.start, 1e-6)
+            out.progress("progress", _("  {done}/{total} messages, {bytes} of {total_bytes}, {rate:.0f} msg/s, {mbs:.1f} MB/s").format(
+                done=self.done_msgs, total=self.planned_msgs, bytes=human_bytes(self.done_bytes),
+                total_bytes=human_bytes(self.planned_bytes), rate=self.done_msgs / secs, mbs=self.done_bytes / 1e6 / secs),
+                min_interval=0.25 if out.json_mode else 1.0, user=e.user, folder=e.folder, messages=self.done_msgs,
+                bytes=self.done_bytes, messages_total=self.planned_msgs, bytes_total=self.planned_bytes)
+        elif isinstance(e, RunStarted):
+            out.event("started", _("Backing up {n} users to {dest} with {w} connections").format(
+                n=len(e.users), dest=e.dest, w=e.workers), users=list(e.users), dest=e.dest, workers=e.workers)
+        elif isinstance(e, UserStarted):
+            out.event("user_started", None, user=e.user)
+        elif isinstance(e, UserPlanned):
+            self.planned_msgs += e.messages
+            self.planned_bytes += e.bytes
+            out.event("user_planned", _("{user}: {folders} folders, {messages} new messages ({bytes}) to fetch").format(
+                user=e.user, folders=e.folders, messages=e.messages, bytes=human_bytes(e.bytes)),
+                user=e.user, folders=e.folders, messages=e.messages, bytes=e.bytes)
+        elif isinstance(e, FolderStarted):
+            out.event("folder", None, user=e.user, folder=e.folder, messages=e.messages, bytes=e.bytes,
+                      on_server=e.on_server)
+        elif isinstance(e, Retrying):
+            out.event("retry", _("{user}: connection problem ({reason}); retrying in {delay:.1f}s (attempt {n})").format(
+                user=e.user, reason=e.reason, delay=e.delay, n=e.attempt), user=e.user, reason=e.reason,
+                attempt=e.attempt, delay=e.delay)
+        elif isinstance(e, UserDone):
+            if e.state == "failed":
+                out.event("error", _("{user}: FAILED: {reason}").format(user=e.user, reason=e.error),
+                          user=e.user, reason=e.error)
+            out.event("user_done", _("{user}: {state}, {messages} messages, {bytes}").format(
+                user=e.user, state=_state(e.state), messages=e.messages, bytes=human_bytes(e.bytes))
+                if e.state != "failed" else None,
+                user=e.user, state=e.state, messages=e.messages, bytes=e.bytes, seconds=round(e.seconds, 3),
+                error=e.error)
+        elif isinstance(e, RunSummary):
+            out.event("summary", _("Backed up {messages} messages ({bytes}) in {secs:.1f}s: {rate:.0f} msg/s, {mbs:.1f} MB/s; "
+                                   "{ok} users done, {failed} failed, {cancelled} cancelled").format(
+                messages=e.messages, bytes=human_bytes(e.bytes), secs=e.seconds, rate=e.messages_per_second,
+                mbs=e.megabytes_per_second, ok=e.users_ok, failed=e.users_failed, cancelled=e.users_cancelled),
+                users_ok=e.users_ok, users_failed=e.users_failed, users_cancelled=e.users_cancelled,
+                messages=e.messages, bytes=e.bytes, seconds=round(e.seconds, 3),
+                messages_per_second=round(e.messages_per_second, 1),
+                megabytes_per_second=round(e.megabytes_per_second, 2),
+                errors=[{"user": u, "reason": r} for u, r in e.errors])
+
+
+def _state(state: str) -> str:
+    return {"done": _("done"), "failed": _("failed"), "cancelled": _("cancelled")}.get(state, state)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    out = Reporter(args.json)
+    if args.workers < 0:
+        raise UsageError(_("--workers must be positive"))
+    store = _open(args.project)
+    try:
+        project = store.project
+        if not project.users:
+            raise UsageError(_("the project has no users; add them with `mailmig users import`"))
+        dest = (args.dest or default_dest(store.path, project)).absolute()
+        creds = open_credentials(terminal_passphrase_prompt)
+        controls = Controls()
+        engine = BackupEngine(project, creds, BackupOptions(dest, args.workers, _users_arg(args.users)),
+                              on_event=_BackupPrinter(out), controls=controls)
+
+        def on_sigint(signum: int, frame: object) -> None:
+            # First Ctrl-C: finish the current batches and stop cleanly; a second one aborts at once.
+            out.event("interrupt", _("stopping after the current batch (Ctrl-C again to abort)"))
+            controls.cancel()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        started = now()
+        try:
+            summary = engine.run()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if not store.readonly:
+            _save_section(store, "last_run", {
+                "started": started, "finished": now(), "users": summary.users_ok + summary.users_failed + summary.users_cancelled,
+                "users_ok": summary.users_ok, "users_failed": summary.users_failed,
+                "users_cancelled": summary.users_cancelled, "messages": summary.messages, "bytes": summary.bytes,
+                "seconds": round(summary.seconds, 1), "messages_per_second": round(summary.messages_per_second, 1),
+                "errors": [f"{u}: {r}" for u, r in summary.errors][:50],
+            }, dest, out)
+        if summary.users_cancelled:
+            raise Interrupted(_("interrupted; run the same command again to resume"))
+        return 1 if summary.users_failed else 0
+    finally:
+        store.close()
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    out = Reporter(args.json)
+    store = _open(args.project)
+    try:
+        project = store.project
+        dest = (args.dest or default_dest(store.path, project)).absolute()
+        creds = open_credentials(terminal_passphrase_prompt)
+
+        def on_event(e: Any) -> None:
+            if isinstance(e, FolderCheck):
+                out.event("folder", None, user=e.user, folder=e.folder, on_server=e.on_server, archived=e.archived,
+                          missing=e.missing, size_mismatch=e.size_mismatch, problem=e.problem)
+            elif isinstance(e, UserCheck):
+                out.event("user", None, user=e.user, ok=e.ok, folders=e.folders, on_server=e.on_server,
+                          archived=e.archived, archived_only=e.archived_only, missing=e.missing,
+                          size_mismatch=e.size_mismatch, missing_files=e.missing_files,
+                          corrupt_files=e.corrupt_files, error=e.error, details=e.details[:100])
+
+        results = verify_archive(project, creds, dest, _users_arg(args.users), args.workers, on_event)
+        bad = [r for r in results if not r.ok]
+        if not out.json_mode:
+            print(render_table(results))
+            for r in bad:
+                for line in ([r.error] if r.error else []) + r.details[:20]:
+                    print(f"  {r.user}: {line}")
+        out.event("summary", _("{ok} of {n} users verified without difference").format(ok=len(results) - len(bad), n=len(results)),
+                  users=len(results), users_ok=len(results) - len(bad), users_with_differences=len(bad))
+        if not store.readonly:
+            _save_section(store, "last_verify", {
+                "at": now(), "users": len(results), "users_ok": len(results) - len(bad),
+                "differences": [f"{r.user}: {r.error or (r.details[0] if r.details else '')}" for r in bad][:50],
+            }, dest, out)
+        return 1 if bad else 0
+    finally:
+        store.close()
+
+
+def render_table(results: list[UserCheck]) -> str:
+    headers = [_("user"), _("folders"), _("server"), _("archived"), _("missing"), _("size diff"), _("files missing"),
+               _("corrupt"), _("result")]
+    rows = [[r.user, str(r.folders), str(r.on_server), str(r.archived), str(r.missing), str(r.size_mismatch),
+             str(r.missing_files), str(r.corrupt_files), _("OK") if r.ok else (_("ERROR") if r.error else _("DIFFERENT"))]
+            for r in results]
+    widths = [max(_width(c) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = []
+    for i, row in enumerate([headers, *rows]):
+        cells = [c + " " * (w - _width(c)) if j == 0 else " " * (w - _width(c)) + c for j, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

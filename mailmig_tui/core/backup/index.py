@@ -1,0 +1,148 @@
+"""The archive's SQLite index: one row per archived message, one per folder (the name manifest).
+
+Each worker thread opens its own connection (WAL journal, so readers never block the writer for long).
+A message's row is inserted only after its file is durable in the Maildir, so the index never points
+at a file that a crash could lose; files without a row are removed and fetched again on the next run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS folders (
+    user TEXT NOT NULL,
+    raw_name BLOB NOT NULL,          -- exactly as the server listed it (modified UTF-7)
+    name TEXT NOT NULL,              -- decoded, with the server's separator
+    delimiter TEXT NOT NULL,
+    dirname TEXT NOT NULL,           -- the Maildir++ folder directory ('' for INBOX)
+    uidvalidity INTEGER NOT NULL DEFAULT 0,
+    selectable INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (user, raw_name)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    user TEXT NOT NULL,
+    folder BLOB NOT NULL,            -- folders.raw_name
+    uidvalidity INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    internaldate TEXT NOT NULL,      -- ISO 8601 with the server's offset
+    flags TEXT NOT NULL,             -- space-separated IMAP flags and keywords
+    message_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,              -- relative to the archive root
+    PRIMARY KEY (user, folder, uidvalidity, uid)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class Row:
+    user: str
+    folder: bytes
+    uidvalidity: int
+    uid: int
+    size: int
+    internaldate: str
+    flags: str
+    message_id: str
+    sha256: str
+    path: str
+
+
+@dataclass
+class FolderRow:
+    user: str
+    raw_name: bytes
+    name: str
+    delimiter: str
+    dirname: str
+    uidvalidity: int
+    selectable: bool
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL with WAL survives a killed process (kill -9); only a power cut can lose the last commit,
+        # and then the matching files are orphans that the next run removes and fetches again.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- folders -----------------------------------------------------------------------------
+
+    def folder(self, user: str, raw_name: bytes) -> FolderRow | None:
+        r = self.db.execute("SELECT user, raw_name, name, delimiter, dirname, uidvalidity, selectable FROM folders "
+                            "WHERE user=? AND raw_name=?", (user, raw_name)).fetchone()
+        return FolderRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], bool(r[6])) if r else None
+
+    def folders(self, user: str) -> list[FolderRow]:
+        rows = self.db.execute("SELECT user, raw_name, name, delimiter, dirname, uidvalidity, selectable FROM folders "
+                               "WHERE user=? ORDER BY dirname", (user,)).fetchall()
+        return [FolderRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
+
+    def upsert_folder(self, f: FolderRow) -> None:
+        self.db.execute(
+            "INSERT INTO folders VALUES (?,?,?,?,?,?,?) ON CONFLICT(user, raw_name) DO UPDATE SET name=excluded.name, "
+            "delimiter=excluded.delimiter, dirname=excluded.dirname, uidvalidity=excluded.uidvalidity, "
+            "selectable=excluded.selectable",
+            (f.user, f.raw_name, f.name, f.delimiter, f.dirname, f.uidvalidity, int(f.selectable)))
+
+    def users(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT user FROM folders ORDER BY user")]
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def rows(self, user: str, folder: bytes, uidvalidity: int | None = None) -> list[Row]:
+        sql = "SELECT * FROM messages WHERE user=? AND folder=?"
+        args: tuple[object, ...] = (user, folder)
+        if uidvalidity is not None:
+            sql += " AND uidvalidity=?"
+            args += (uidvalidity,)
+        return [Row(r[0], bytes(r[1]), *r[2:]) for r in self.db.execute(sql, args)]
+
+    def user_rows(self, user: str) -> list[Row]:
+        return [Row(r[0], bytes(r[1]), *r[2:]) for r in self.db.execute("SELECT * FROM messages WHERE user=?", (user,))]
+
+    def uids(self, user: str, folder: bytes, uidvalidity: int) -> dict[int, tuple[str, str]]:
+        """uid -> (flags, path) for one folder generation."""
+        cur = self.db.execute("SELECT uid, flags, path FROM messages WHERE user=? AND folder=? AND uidvalidity=?",
+                              (user, folder, uidvalidity))
+        return {r[0]: (r[1], r[2]) for r in cur}
+
+    def insert_many(self, rows: list[Row]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                [(r.user, r.folder, r.uidvalidity, r.uid, r.size, r.internaldate, r.flags,
+                                  r.message_id, r.sha256, r.path) for r in rows])
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.db.execute("ROLLBACK")
+
+    def delete_paths(self, user: str, paths: list[str]) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM messages WHERE user=? AND path=?", [(user, p) for p in paths])
+
+    def set_flags(self, changes: list[tuple[str, str, str]]) -> None:
+        """(new_flags, new_path, old_path)."""
+        with self.db:
+            self.db.executemany("UPDATE messages SET flags=?, path=? WHERE path=?", changes)
+
+    def rekey(self, user: str, folder: bytes, changes: list[tuple[int, int, str, str]]) -> None:
+        """After a UIDVALIDITY change: (new_uidvalidity, new_uid, new_path, old_path)."""
+        self.db.executemany("UPDATE messages SET uidvalidity=?, uid=?, path=? WHERE user=? AND folder=? AND path=?",
+                            [(v, u, p, user, folder, old) for v, u, p, old in changes])

@@ -1,0 +1,335 @@
+"""Run private Dovecot instances on loopback: IMAP with STARTTLS and IMAPS, passwd-file users, a master user.
+
+Each instance lives in its own folder (config, certificate, passwd files, mail, logs, base_dir) and is
+stopped by the pid in its base_dir, never by process name. See /work/shared/LAB-NOTES.md for the traps
+this works around (root, inherited stderr, zombies).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MAIL_USER = "mail"  # Dovecot refuses to run mail processes as root
+MASTER_USER = "admin"
+MASTER_PASSWORD = "master-secret"
+
+
+def dovecot_binary() -> str | None:
+    return shutil.which("dovecot") or (("/usr/sbin/dovecot") if os.path.exists("/usr/sbin/dovecot") else None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path, str]:
+    """A self-signed certificate for localhost and 127.0.0.1; returns (cert, key, sha256 fingerprint)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "30", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    return cert, key, "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+@dataclass
+class DovecotInstance:
+    name: str
+    root: Path
+    imap_port: int = 0
+    imaps_port: int = 0
+    separator: str = "/"
+    fingerprint: str = ""
+    users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "run" / "master.pid"
+
+    @property
+    def cert(self) -> Path:
+        return self.root / "cert.pem"
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["root"] = str(self.root)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> DovecotInstance:
+        kwargs = dict(data)
+        kwargs["root"] = Path(str(kwargs["root"]))
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    # --- setup --------------------------------------------------------------------------------
+
+    def write_config(self) -> None:
+        r = self.root
+        for sub in ("run", "state", "mail"):
+            (r / sub).mkdir(parents=True, exist_ok=True)
+        shutil.chown(r / "mail", MAIL_USER, MAIL_USER)
+        if not self.cert.exists():
+            _, _, self.fingerprint = make_certificate(r)
+        if not (r / "dh.pem").exists():
+            subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+                            "-out", str(r / "dh.pem")], check=True, capture_output=True)
+        self.imap_port = self.imap_port or free_port()
+        self.imaps_port = self.imaps_port or free_port()
+        (r / "master.passwd").write_text(f"{MASTER_USER}:{{PLAIN}}{MASTER_PASSWORD}\n")
+        _readable_by_auth(r / "master.passwd")
+        self.config.write_text(f"""# Written by mailmig_tui.lab for a private test instance; do not edit.
+instance_name = mailmig-lab-{self.name}-{os.getpid()}
+base_dir = {r}/run
+state_dir = {r}/state
+log_path = {r}/dovecot.log
+info_log_path = {r}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{r}/cert.pem
+ssl_key = <{r}/key.pem
+ssl_dh = <{r}/dh.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_master_user_separator = *
+mail_uid = {MAIL_USER}
+mail_gid = {MAIL_USER}
+first_valid_uid = 1
+last_valid_uid = 0
+first_valid_gid = 1
+default_login_user = dovenull
+default_internal_user = dovecot
+# Index layout: mailbox names are kept in the index, so any name the corpus needs (`..`, `con`, `x:y`)
+# is legal whatever the file system says.
+mail_location = sdbox:{r}/mail/%u:LAYOUT=index
+namespace inbox {{
+  inbox = yes
+  separator = {self.separator}
+  prefix =
+}}
+mail_plugins =
+imap_max_line_length = 1M
+mail_max_userip_connections = 100
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+  process_min_avail = 2
+}}
+service anvil {{
+  chroot =
+}}
+passdb {{
+  driver = passwd-file
+  args = {r}/master.passwd
+  master = yes
+}}
+passdb {{
+  driver = passwd-file
+  args = {r}/users.passwd
+}}
+userdb {{
+  driver = static
+  args = uid={MAIL_USER} gid={MAIL_USER} home={r}/mail/%u
+}}
+""")
+        self.write_users()
+
+    def write_users(self) -> None:
+        lines = "".join(f"{login}:{{PLAIN}}{pw}\n" for login, pw in self.users.items())
+        tmp = self.root / "users.passwd.tmp"
+        tmp.write_text(lines)
+        _readable_by_auth(tmp)
+        os.replace(tmp, self.root / "users.passwd")
+
+    def add_user(self, login: str, password: str) -> None:
+        self.users[login] = password
+        self.write_users()
+        if self.pid() is not None:
+            self.wait_for_login(login, password)
+
+    def wait_for_login(self, login: str, password: str, timeout: float = 10.0) -> None:
+        """Dovecot re-reads a changed passwd-file lazily (about a second): wait until the login works."""
+        from imapclient import IMAPClient
+        from imapclient.exceptions import LoginError
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with IMAPClient("127.0.0.1", self.imap_port, ssl=False, timeout=5) as client:
+                    client.login(login, password)
+                    return
+            except LoginError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def start(self, timeout: float = 20.0) -> None:
+        binary = dovecot_binary()
+        if binary is None:
+            raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
+        if not self.config.exists():
+            self.write_config()
+        # Never a pipe: the master keeps the stderr it was started with open.
+        with open(self.root / "dovecot.stderr", "ab") as log:
+            subprocess.run([binary, "-c", str(self.config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                           check=True, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._accepts(self.imap_port) and self._accepts(self.imaps_port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"dovecot {self.name} did not start; see {self.root / 'dovecot.log'}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        # The master's children (imap processes serving clients) can outlive it for a while and keep
+        # answering: note them now, by pid, and make sure they are gone too.
+        children = _children(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (_alive(pid) or any(_alive(c) for c in children)):
+            time.sleep(0.05)
+        for p in (pid, *children):
+            if _alive(p):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)
+        # Wait for the listening sockets to go so a restart on the same ports works.
+        while time.monotonic() < deadline and (self._accepts(self.imap_port) or self._accepts(self.imaps_port)):
+            time.sleep(0.05)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @staticmethod
+    def _accepts(port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def doveadm(self, *args: str) -> str:
+        out = subprocess.run(["doveadm", "-c", str(self.config), *args], check=True, capture_output=True, text=True)
+        return out.stdout
+
+
+def _readable_by_auth(path: Path) -> None:
+    """Dovecot's auth process runs as the `dovecot` user, not root: it must read the passwd files."""
+    os.chmod(path, 0o640)
+    with contextlib.suppress(LookupError, PermissionError):
+        shutil.chown(path, group="dovecot")
+
+
+def check_traversable(path: Path) -> None:
+    """The auth (dovecot) and mail (mail) users must reach files under `path`: every folder above it needs
+    the x bit for others. pytest's and mkdtemp's folders are 0700, hence this clear early error."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not folder.stat().st_mode & 0o001:
+            raise RuntimeError(f"{folder} is not traversable by other users (mode {folder.stat().st_mode & 0o777:o}); "
+                               "Dovecot's unprivileged processes could not reach the lab: use a folder like /tmp/x")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True if `pid` runs and is not a zombie (exited daemons linger as zombies here)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@dataclass
+class Lab:
+    """The old and new providers, saved in `root/lab.json` so `mailmig lab stop` finds them."""
+
+    root: Path
+    old: DovecotInstance
+    new: DovecotInstance
+
+    @classmethod
+    def create(cls, root: Path) -> Lab:
+        root = root.absolute()
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o711)
+        check_traversable(root)
+        # Different hierarchy separators on purpose: `..` is a legal name only where `.` is not the
+        # separator, and `a/b` is one folder only where `/` is not.
+        old = DovecotInstance("old", root / "old", separator="/")
+        new = DovecotInstance("new", root / "new", separator=".")
+        lab = cls(root, old, new)
+        for inst in (old, new):
+            inst.root.mkdir(parents=True, exist_ok=True)
+            inst.root.chmod(0o711)
+            inst.write_config()
+        lab.save()
+        return lab
+
+    @classmethod
+    def load(cls, root: Path) -> Lab:
+        data = json.loads((root / "lab.json").read_text())
+        return cls(root.absolute(), DovecotInstance.from_json(data["old"]), DovecotInstance.from_json(data["new"]))
+
+    def save(self) -> None:
+        (self.root / "lab.json").write_text(json.dumps({"old": self.old.to_json(), "new": self.new.to_json()}, indent=2))
+
+    def start(self) -> None:
+        for inst in (self.old, self.new):
+            inst.start()
+
+    def stop(self) -> None:
+        for inst in (self.old, self.new):
+            inst.stop()

@@ -1,0 +1,54 @@
+"""Folder names from servers are untrusted: every one maps to one safe path component and back."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailmig_tui.core.backup.names import MAX_COMPONENT_BYTES, folder_dirname, parts_from_dirname, user_dirname
+
+HOSTILE = [["INBOX"], [".."], ["."], ["con"], ["CON"], ["x:y"], ["a/b"], ["/etc/passwd"], ["已发送"], ["客户", "华东"],
+           ["x" * 200], ["A&B ~%#"], [""], [" lead", "trail "], ["a.b"], ["nul", "com1"], ["\x7f\t"], ["INBOX", "sub"]]
+
+
+def _check(parts: list[str]) -> str:
+    raw = "/".join(parts).encode()
+    d = folder_dirname(parts, raw)
+    assert "/" not in d and "\x00" not in d and d not in (".", "..")
+    assert len(d.encode()) <= 255
+    decoded = parts_from_dirname(d)
+    if decoded is not None:
+        assert decoded == parts or (parts == ["INBOX"] and decoded == ["INBOX"])
+    return d
+
+
+def test_hostile_names_are_safe_and_round_trip() -> None:
+    dirs = [_check(p) for p in HOSTILE]
+    assert len(set(dirs)) == len(dirs), "two folders would share a directory"
+    assert folder_dirname(["INBOX"], b"INBOX") == ""
+    assert folder_dirname(["con"], b"con").lower() != ".con"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=80), min_size=1, max_size=4))
+def test_any_name_is_safe_and_round_trips(parts: list[str]) -> None:
+    _check(parts)
+
+
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=3), st.lists(st.text(max_size=40), min_size=1, max_size=3))
+def test_distinct_names_never_collide(a: list[str], b: list[str]) -> None:
+    if a != b and not (a == ["INBOX"] or b == ["INBOX"]) and [p.upper() for p in a] != [p.upper() for p in b]:
+        assert folder_dirname(a, "/".join(a).encode()) != folder_dirname(b, "/".join(b).encode()) or \
+            "/".join(a) == "/".join(b)
+
+
+def test_long_names_are_cut_with_a_hash() -> None:
+    d = folder_dirname(["草" * 300], "草".encode() * 300)
+    assert len(d.encode()) <= MAX_COMPONENT_BYTES and "~" in d
+    assert parts_from_dirname(d) is None  # the index holds the real name
+
+
+def test_user_dirname_is_one_component() -> None:
+    for email in ("a@b.example", "../x@y", ".hidden@x", "a/b@c"):
+        d = user_dirname(email)
+        assert "/" not in d and not d.startswith(".")
