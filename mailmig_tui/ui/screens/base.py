@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,31 +10,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from mailmig_tui.core.i18n import N_, _
-from mailmig_tui.core.model import Project
 from mailmig_tui.core.phases import Phase
-from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.checklist import ChecklistPanel
 from mailmig_tui.ui.widgets.phase_bar import PhaseBar
 
 if TYPE_CHECKING:
-    from mailmig_tui.ui.app import MailmigApp
+    pass
 
 
-class MailmigScreen(Screen):
+class MailmigScreen(ProjectView, Screen):
     MODE: ClassVar[str] = ""
     HELP: ClassVar[str] = ""
-
-    def __init__(self) -> None:
-        super().__init__()
-        translate_bindings(self)
-
-    @property
-    def mailmig(self) -> MailmigApp:
-        return cast("MailmigApp", self.app)
-
-    @property
-    def project(self) -> Project:
-        return self.mailmig.store.project
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -103,8 +90,10 @@ class PhaseScreen(MailmigScreen):
     def refresh_body(self) -> None:
         self.query_one("#phase-summary", Static).update(
             f"{self.PHASE.number}. {self.PHASE.label} · {self.project.phases[self.PHASE].label} · {self.PHASE.summary}")
-        for panel in self.query(ChecklistPanel):
-            panel.refresh_project()
+        # every panel of every tab shows the project as it is now
+        for view in self.query("*"):
+            if isinstance(view, ProjectView):
+                view.refresh_project()
         self.refresh_panes()
 
     def refresh_panes(self) -> None:

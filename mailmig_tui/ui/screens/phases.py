@@ -33,12 +33,7 @@ class PreparationScreen(PhaseScreen):
         with TabPane(_("Notices"), id="tab-notices"):
             yield NoticesPanel()
         with TabPane(_("Providers"), id="tab-providers"), VerticalScroll():
-            yield ProviderPanel(self.project)
-
-    def refresh_panes(self) -> None:
-        self.query_one(PlanPanel).refresh_project()
-        self.query_one(NoticesPanel).refresh_project()
-        self.query_one(ProviderPanel).refresh_project(self.project)
+            yield ProviderPanel()
 
 
 class BackupScreen(PhaseScreen):
@@ -54,9 +49,6 @@ class BackupScreen(PhaseScreen):
         with TabPane(_("Users"), id="tab-users"):
             yield UserTable()
 
-    def refresh_panes(self) -> None:
-        self.query_one(UserTable).refresh_project(self.project)
-
 
 class DnsScreen(PhaseScreen):
     MODE = Phase.DNS.value
@@ -69,10 +61,7 @@ class DnsScreen(PhaseScreen):
 
     def extra_panes(self) -> ComposeResult:
         with TabPane(_("Providers"), id="tab-providers"), VerticalScroll():
-            yield ProviderPanel(self.project)
-
-    def refresh_panes(self) -> None:
-        self.query_one(ProviderPanel).refresh_project(self.project)
+            yield ProviderPanel()
 
 
 class AccountsScreen(PhaseScreen):
@@ -88,9 +77,6 @@ class AccountsScreen(PhaseScreen):
         with TabPane(_("Users"), id="tab-users"):
             yield UserTable()
 
-    def refresh_panes(self) -> None:
-        self.query_one(UserTable).refresh_project(self.project)
-
 
 class TestingScreen(PhaseScreen):
     MODE = Phase.TESTING.value
@@ -104,9 +90,6 @@ class TestingScreen(PhaseScreen):
     def extra_panes(self) -> ComposeResult:
         with TabPane(_("Pilots"), id="tab-pilots"):
             yield UserTable(role="pilot")
-
-    def refresh_panes(self) -> None:
-        self.query_one(UserTable).refresh_project(self.project)
 
 
 class GoLiveScreen(PhaseScreen):
@@ -124,10 +107,6 @@ class GoLiveScreen(PhaseScreen):
         with TabPane(_("Notices"), id="tab-notices"):
             yield NoticesPanel()
 
-    def refresh_panes(self) -> None:
-        self.query_one(PlanPanel).refresh_project()
-        self.query_one(NoticesPanel).refresh_project()
-
 
 class AftercareScreen(PhaseScreen):
     MODE = Phase.AFTERCARE.value
@@ -142,8 +121,6 @@ class AftercareScreen(PhaseScreen):
         with TabPane(_("Activity"), id="tab-activity"):
             yield EventLog()
 
-    def refresh_panes(self) -> None:
-        self.query_one(EventLog).refresh_project(self.project)
 
 
 PHASE_SCREENS: dict[str, type[PhaseScreen]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,13 +15,13 @@ from textual.widgets import DataTable, Static
 
 from mailmig_tui.core import checklist, clock
 from mailmig_tui.core.i18n import N_, _
-from mailmig_tui.core.model import ChecklistItem, Project
+from mailmig_tui.core.model import ChecklistItem
 from mailmig_tui.core.phases import Phase
-from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, Field, FormDialog
 
 if TYPE_CHECKING:
-    from mailmig_tui.ui.app import MailmigApp
+    pass
 
 FILTER_LABELS = {"all": N_("all"), "undone": N_("undone"), "overdue": N_("overdue")}
 
@@ -49,7 +49,7 @@ def _fit(value: str, width: int) -> Text:
     return text
 
 
-class ChecklistPanel(Vertical):
+class ChecklistPanel(ProjectView, Vertical):
     BINDINGS = [
         Binding("space", "toggle_done", N_("Tick"), id="checklist.toggle"),
         Binding("a", "add", N_("Add"), id="checklist.add"),
@@ -67,19 +67,10 @@ class ChecklistPanel(Vertical):
     """
 
     def __init__(self, phase: Phase, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        translate_bindings(self)
+        super().__init__(**kwargs)
         self.phase = phase
         self.filter_mode = "all"
         self._title_width = 40
-
-    @property
-    def mailmig(self) -> MailmigApp:
-        return cast("MailmigApp", self.app)
-
-    @property
-    def project(self) -> Project:
-        return self.mailmig.store.project
 
     def compose(self) -> ComposeResult:
         yield Static(id="checklist-heading")

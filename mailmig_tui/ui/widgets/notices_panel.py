@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,14 +14,14 @@ from textual.widgets.option_list import Option
 from mailmig_tui.core import notices
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
-from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import TextDialog
 
 if TYPE_CHECKING:
-    from mailmig_tui.ui.app import MailmigApp
+    pass
 
 
-class NoticesPanel(Vertical):
+class NoticesPanel(ProjectView, Vertical):
     BINDINGS = [
         Binding("e", "edit_template", N_("Edit template"), id="notices.edit"),
         Binding("r", "reset_template", N_("Reset"), id="notices.reset"),
@@ -31,18 +31,6 @@ class NoticesPanel(Vertical):
     NoticesPanel > OptionList { height: 5; }
     NoticesPanel > VerticalScroll { height: 1fr; border-top: solid $primary; }
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        translate_bindings(self)
-
-    @property
-    def mailmig(self) -> MailmigApp:
-        return cast("MailmigApp", self.app)
-
-    @property
-    def project(self) -> Project:
-        return self.mailmig.store.project
 
     def compose(self) -> ComposeResult:
         yield OptionList(*[Option(_(notices.NOTICE_LABELS[k]), id=k) for k in notices.NOTICE_KINDS], id="notice-list")

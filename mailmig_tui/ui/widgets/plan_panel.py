@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,11 +13,11 @@ from textual.widgets import DataTable, Static
 from mailmig_tui.core import clock, plan
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import PLAN_KEYS, Project
-from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import Field, FormDialog
 
 if TYPE_CHECKING:
-    from mailmig_tui.ui.app import MailmigApp
+    pass
 
 
 def _datetime_problem(text: str) -> str | None:
@@ -32,7 +32,7 @@ def _ttl_problem(text: str) -> str | None:
     return None if text.strip() == "" or text.strip().isdigit() else _("seconds, e.g. 3600")
 
 
-class PlanPanel(Vertical):
+class PlanPanel(ProjectView, Vertical):
     BINDINGS = [
         Binding("enter", "edit", N_("Edit date"), id="plan.edit"),
         Binding("delete", "clear", N_("Clear"), id="plan.clear"),
@@ -41,18 +41,6 @@ class PlanPanel(Vertical):
     PlanPanel > DataTable { height: auto; }
     PlanPanel > #plan-problems { height: auto; padding: 0 1; }
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        translate_bindings(self)
-
-    @property
-    def mailmig(self) -> MailmigApp:
-        return cast("MailmigApp", self.app)
-
-    @property
-    def project(self) -> Project:
-        return self.mailmig.store.project
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(cursor_type="row", id="plan-table")

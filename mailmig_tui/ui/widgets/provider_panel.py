@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Project, Provider
+from mailmig_tui.ui.project_view import ProjectView
 
 
 def provider_table(project: Project) -> Table:
@@ -36,17 +37,13 @@ def provider_table(project: Project) -> Table:
     return table
 
 
-class ProviderPanel(Static):
+class ProviderPanel(ProjectView, Static):
     DEFAULT_CSS = "ProviderPanel { height: auto; }"
 
-    def __init__(self, project: Project) -> None:
-        super().__init__()
-        self.project = project
-
     def on_mount(self) -> None:
-        self.refresh_project(self.project)
+        self.refresh_project()
 
-    def refresh_project(self, project: Project) -> None:
-        self.project = project
+    def refresh_project(self) -> None:
+        project = self.project
         note = Text("\n" + _("Override any value in the project file's [old_provider] / [new_provider] tables."), style="italic")
         self.update(Group(provider_table(project), note))

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.widgets import DataTable
 
 from mailmig_tui.core.i18n import _
-from mailmig_tui.core.model import ROLE_LABELS, Project
-
-if TYPE_CHECKING:
-    from mailmig_tui.ui.app import MailmigApp
+from mailmig_tui.core.model import ROLE_LABELS
+from mailmig_tui.ui.project_view import ProjectView
 
 
-class UserTable(DataTable[Text | str]):
+class UserTable(ProjectView, DataTable[Text | str]):
     """The project's users; `role` limits it to e.g. the pilot testers."""
 
     def __init__(self, role: str | None = None, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", **kwargs)
         self.role = role
 
     def on_mount(self) -> None:
-        self.refresh_project(cast("MailmigApp", self.app).store.project)
+        self.refresh_project()
 
-    def refresh_project(self, project: Project) -> None:
+    def refresh_project(self) -> None:
+        project = self.project
         self.clear(columns=True)
         self.add_column(_("Email"), width=26)
         self.add_column(_("Name"), width=12)
@@ -38,16 +35,17 @@ class UserTable(DataTable[Text | str]):
             self.add_row(Text(_("No users yet: import them with `mailmig users import`."), style="italic"), "", "", "", "")
 
 
-class EventLog(DataTable[Text | str]):
+class EventLog(ProjectView, DataTable[Text | str]):
     """Who did what, newest first: the project's short event log."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", **kwargs)
 
     def on_mount(self) -> None:
-        self.refresh_project(cast("MailmigApp", self.app).store.project)
+        self.refresh_project()
 
-    def refresh_project(self, project: Project) -> None:
+    def refresh_project(self) -> None:
+        project = self.project
         self.clear(columns=True)
         self.add_column(_("When"), width=16)
         self.add_column(_("Who"), width=10)

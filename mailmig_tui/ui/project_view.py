@@ -1,0 +1,34 @@
+"""What every mailmig widget and screen shares: the app, the open project, translated bindings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from mailmig_tui.core.model import Project
+from mailmig_tui.ui.bindings import translate_bindings
+
+if TYPE_CHECKING:
+    from mailmig_tui.ui.app import MailmigApp
+
+
+class ProjectView:
+    """Mix into a Textual widget or screen (first in the bases).
+
+    `refresh_project()` redraws from the project as it is now; the app calls it on every visible
+    ProjectView after each saved change, so widgets never hold a stale copy of the project.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        translate_bindings(self)  # type: ignore[arg-type]
+
+    @property
+    def mailmig(self) -> MailmigApp:
+        return cast("MailmigApp", self.app)  # type: ignore[attr-defined]
+
+    @property
+    def project(self) -> Project:
+        return self.mailmig.store.project
+
+    def refresh_project(self) -> None:
+        pass
