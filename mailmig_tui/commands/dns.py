@@ -53,12 +53,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_zone)
 
 
+def project_config(project: Project, path: Path) -> DnsConfig:
+    """The project's `[dns]` section as a DnsConfig, errors naming line and key of the file at `path`.
+
+    What the TUI watches and audits; the commands add their command-line overrides on top."""
+    try:
+        return parse_dns_section(project.sections.get("dns"))
+    except SchemaError as exc:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        raise schema_error(text, str(path), exc) from None
+
+
 def load_config(path: Path, args: argparse.Namespace) -> tuple[Project, DnsConfig]:
     project = load_project(path)
-    try:
-        config = parse_dns_section(project.sections.get("dns"))
-    except SchemaError as exc:
-        raise schema_error(path.read_text(encoding="utf-8"), str(path), exc) from None
+    config = project_config(project, path)
     try:
         if args.resolver:
             config.resolvers = [parse_resolver_arg(r) for r in args.resolver]
