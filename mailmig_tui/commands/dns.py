@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -207,11 +208,19 @@ def render_snapshot(snap: Snapshot) -> str:
     return "\n".join(lines)
 
 
+def make_watcher(project: Project, config: DnsConfig, clock: Callable[[], datetime] | None = None) -> Watcher:
+    """The watcher of `project`'s records over `config`'s servers (the command and the TUI both)."""
+    watcher = Watcher(project.domain, derive_targets(project, config), list(config.resolvers),
+                      list(config.authoritative), timeout=config.timeout, interval=config.interval,
+                      old_mx_ttl=project.plan.old_mx_ttl)
+    if clock is not None:
+        watcher.clock = clock
+    return watcher
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     project, config = load_config(args.project, args)
-    targets = derive_targets(project, config)
-    watcher = Watcher(project.domain, targets, config.resolvers, list(config.authoritative), timeout=config.timeout,
-                      interval=config.interval, old_mx_ttl=project.plan.old_mx_ttl)
+    watcher = make_watcher(project, config)
     out = Reporter(args.json)
 
     async def loop() -> int:
