@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mailmig_tui.core.dns.config import DnsConfig, Server
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
-from mailmig_tui.lab.dns import DnsLab, _default_zone_records, lab_project
+from mailmig_tui.lab.dns import PREFIX, DnsLab, _default_zone_records, lab_project
 
 
 def _dkim_key() -> str:
@@ -37,7 +37,8 @@ def dkim_key() -> str:
 def lab() -> Iterator[DnsLab]:
     if not shutil.which("nsd") or not shutil.which("unbound"):
         pytest.skip("nsd/unbound not installed (scripts/install-system-packages.sh)")
-    with DnsLab() as running:
+    # MAILMIG_DNSLAB_PREFIX (e.g. "127.0.54.") lets a second test run use its own addresses.
+    with DnsLab(prefix=os.environ.get("MAILMIG_DNSLAB_PREFIX", PREFIX)) as running:
         yield running
 
 

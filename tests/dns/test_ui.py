@@ -1,6 +1,6 @@
 """The DNS screen's Audit and Propagation tabs, driven by the keyboard against the real DNS lab.
 
-The project's [dns] section points at the lab's servers on 127.0.53.x, as an admin's would point at
+The project's [dns] section points at the lab's servers on loopback (127.0.53.x), as an admin's would point at
 theirs; nothing is asked of any public resolver. Loops wait for an outcome up to a deadline.
 """
 
@@ -74,7 +74,7 @@ async def test_audit_tab_shows_differences_checks_record_and_zone(fresh_lab: Dns
         panel = app.screen.query_one(DnsAuditPanel)
         await wait_for(pilot, lambda: panel.report is not None)
         status = text_of(app, "#audit-status")
-        assert "NOT READY" in status and "127.0.53.1" in status
+        assert "NOT READY" in status and fresh_lab.primary in status
         rows = {f"{r[1]} {r[2]}": r for r in cells(app.screen.query_one("#audit-table", DataTable))}
         assert rows["@ MX"][0] == "✗ differs" and "mx1.oldmail.test" in rows["@ MX"][3]
         assert rows["@ TXT"][0] == "✗ differs" and rows["mm1._domainkey TXT"][0] == "+ missing"
@@ -101,4 +101,70 @@ async def test_audit_tab_shows_differences_checks_record_and_zone(fresh_lab: Dns
         await wait_for(pilot, lambda: not panel.checking)
         rows = {f"{r[1]} {r[2]}": r for r in cells(app.screen.query_one("#audit-table", DataTable))}
         assert rows["@ MX"][0] == "✓ ok"
+    app.store.close()
+
+
+async def test_propagation_tab_watches_resolvers_flip(fresh_lab: DnsLab, project: Project, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_project(tmp_path, project, **lab_section(fresh_lab, tmp_path))
+    app = MailmigApp(ProjectStore.open(path))
+    bells: list[int] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    titles: list[str] = []
+    notify = app.notify
+    monkeypatch.setattr(app, "notify", lambda message, **kw: (titles.append(kw.get("title", "")), notify(message, **kw)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "]", "]")  # opening the tab starts watching
+        panel = app.screen.query_one(DnsWatchPanel)
+        assert panel.state == "watching"
+        await wait_for(pilot, lambda: panel.snapshot is not None)
+        resolvers = app.screen.query_one("#resolver-table", DataTable)
+        rows = {r[0]: r for r in cells(resolvers)}
+        # Failing resolvers are shown as exactly what they are, and never stall the others.
+        assert rows["timeout"][2] == "✗ timeout" and rows["refused"][2] == "✗ refused"
+        assert rows["servfail"][2] == "✗ servfail"
+        assert rows["plain1"][2] == "· old" and rows["sticky"][2] == "· old"
+        assert rows["plain1"][5].startswith("mm1 0:0")  # the new DKIM name: a negative-cache countdown
+        assert "New MX on 0 of 3 resolvers: 0%" in text_of(app, "#watch-percent")
+        assert "authoritative converged on serial" in text_of(app, "#auth-line")
+
+        await pilot.press("minus")  # 1 s is already the shortest interval
+        assert panel.watcher is not None and panel.watcher.interval == 1
+        await pilot.press("plus")
+        assert panel.watcher.interval == 2 and "every 2 s" in text_of(app, "#watch-status")
+
+        fresh_lab.edit("corp.test", remove=("@ 5 IN MX",), add=NEW_MX)
+        seen: list[float] = []
+
+        def flipped() -> bool:
+            snap = panel.snapshot
+            if snap is not None and (not seen or seen[-1] != snap.percent_new):
+                seen.append(snap.percent_new)
+            return snap is not None and snap.complete
+
+        await wait_for(pilot, flipped, deadline=60)
+        assert any(0 < p < 100 for p in seen)  # the sticky resolver flips after the others
+        assert seen == sorted(seen) and seen[-1] == 100
+        rows = {r[0]: r for r in cells(resolvers)}
+        assert all(rows[n][2] == "✓ new" for n in ("plain1", "plain2", "sticky"))
+        assert "Complete" in text_of(app, "#watch-summary")
+        assert "100%" in text_of(app, "#watch-percent")
+        sweeps = panel.sweeps
+        await wait_for(pilot, lambda: panel.sweeps >= sweeps + 2)  # still complete: no second bell
+        assert bells == [1]
+        assert [t for t in titles if t == "Propagation complete"] == ["Propagation complete"]
+
+        await pilot.press("space")
+        assert panel.state == "paused" and "paused" in text_of(app, "#watch-status")
+        assert not any(w.is_running for w in panel.workers if w.group == "dns-watch")
+        await pilot.press("space")
+        assert panel.state == "watching"
+        await pilot.press("1")  # leaving the screen stops asking
+        await pilot.pause(0.1)
+        assert not any(w.is_running for w in panel.workers if w.group == "dns-watch")
+        await pilot.press("3")
+        await pilot.pause(0.1)
+        assert panel.state == "watching" and any(w.is_running for w in panel.workers if w.group == "dns-watch")
+        await pilot.press("w")
+        assert panel.state == "stopped" and "stopped" in text_of(app, "#watch-status")
     app.store.close()

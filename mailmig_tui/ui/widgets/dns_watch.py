@@ -315,7 +315,7 @@ class DnsWatchPanel(Vertical):
         self.query_one("#watch-percent", Static).update(percent)
         spark = self.query_one("#watch-spark", Sparkline)
         points = spark_points(snap.history)
-        spark.styles.width = max(1, min(SPARK_POINTS, len(points)))
+        spark.styles.width = max(1, min(SPARK_POINTS, len(snap.history)))
         spark.data = points
 
         summary = Text()
