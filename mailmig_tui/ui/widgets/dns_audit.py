@@ -140,10 +140,10 @@ class DnsAuditPanel(Vertical):
     def on_mount(self) -> None:
         table = self.query_one("#audit-table", DataTable)
         table.add_column(_("Status"), width=9)
-        table.add_column(_("Name"), width=15)
+        table.add_column(_("Name"), width=17)
         table.add_column(_("Type"), width=5)
-        table.add_column(_("Current"), width=19)
-        table.add_column(_("Target"), width=19)
+        table.add_column(_("Current"), width=18)
+        table.add_column(_("Target"), width=18)
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -212,8 +212,8 @@ class DnsAuditPanel(Vertical):
         for r in report.rows:
             mark, word, style = ROW_STATES.get(r.state, ROW_STATES[OLD])
             target = ", ".join(r.target.values)
-            table.add_row(Text(f"{mark} {_(word)}", style=style), _fit(relative_name(r.target.name, report.domain), 15),
-                          r.target.rdtype, _fit(current_text(r), 19), _fit(target, 19, "" if r.needs_change else "dim"),
+            table.add_row(Text(f"{mark} {_(word)}", style=style), _fit(relative_name(r.target.name, report.domain), 17),
+                          r.target.rdtype, _fit(current_text(r), 18), _fit(target, 18, "" if r.needs_change else "dim"),
                           key=r.target.key)
         table.move_cursor(row=row)
 

@@ -140,7 +140,9 @@ class DnsWatchPanel(Vertical):
             yield Sparkline([], id="watch-spark")
         yield Static(id="watch-summary")
         yield Static(id="auth-line")
-        auth: DataTable[Text | str] = DataTable(cursor_type="row", id="auth-table")
+        # Two or three rows to read, not to navigate: the keyboard stays on the resolvers.
+        auth: DataTable[Text | str] = DataTable(cursor_type="none", id="auth-table")
+        auth.can_focus = False
         yield auth
         resolvers: DataTable[Text | str] = DataTable(cursor_type="row", id="resolver-table")
         yield resolvers
@@ -154,11 +156,11 @@ class DnsWatchPanel(Vertical):
         auth.add_column("MX", width=8)
         table = self.query_one("#resolver-table", DataTable)
         table.add_column(_("Resolver"), width=13)
-        table.add_column(_("Region"), width=9)
-        table.add_column(_("Answer"), width=13)
-        table.add_column("TTL", width=6)
+        table.add_column(_("Region"), width=8)
+        table.add_column(_("Answer"), width=12)
+        table.add_column("TTL", width=5)
         table.add_column(_("Flips"), width=5)
-        table.add_column(_("Neg. cache"), width=14, key="negative")
+        table.add_column(_("Neg. cache"), width=17, key="negative")
         self._render_status()
         self.set_interval(1.0, self._tick)
 
@@ -370,21 +372,22 @@ class DnsWatchPanel(Vertical):
             servers=lagging, serial=snap.auth_serial or "—"), style="bold yellow")
 
     def _negative(self, snap: Snapshot, health: ResolverHealth) -> str:
-        """The longest negative-cache countdown among a resolver's "does not exist" answers."""
+        """The longest negative-cache countdown among a resolver's "does not exist" answers: first for
+        names the zone now publishes (the resolver will flip when it runs out), else for any."""
         if not health.usable:
             return "—"
         now = clock.now()
-        worst: tuple[float, str] | None = None
+        worst: tuple[bool, float, str] | None = None
         for o in snap.observations:
             if o.resolver != health.server.name or o.state != NEGATIVE or o.ttl is None:
                 continue
             until = o.flip_at or snap.at + timedelta(seconds=o.ttl)
-            left = (until - now).total_seconds()
-            if worst is None or left > worst[0]:
-                worst = (left, o.key.split(":")[-1])
+            candidate = (o.flip_at is not None, (until - now).total_seconds(), o.key.split(":")[-1])
+            if worst is None or candidate[:2] > worst[:2]:
+                worst = candidate
         if worst is None:
             return "—"
-        return f"{worst[1][:8]} {countdown(worst[0])}"
+        return f"{worst[2][:12]} {countdown(worst[1])}"
 
     def _tick(self) -> None:
         """Once a second: the negative-cache countdowns follow the clock between sweeps."""
