@@ -154,7 +154,8 @@ class DnsAuditPanel(Vertical):
 
     def action_rerun(self) -> None:
         self.started = True
-        self.run_worker(self._check(), name=_("DNS audit"), group="dns-audit", exclusive=True)
+        self.run_worker(self._check(), name=_("DNS audit"), group="dns-audit", exclusive=True,
+                        exit_on_error=False)
         self._status(Text("⟳ " + _("checking the records… (Esc cancels)"), style="bold"))
         self.refresh_bindings()
 

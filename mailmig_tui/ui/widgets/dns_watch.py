@@ -190,7 +190,8 @@ class DnsWatchPanel(Vertical):
             self.announced = False
             self.problem = ""
         self.state = "watching"
-        self.run_worker(self._loop(self.watcher), name=_("DNS watch"), group="dns-watch", exclusive=True)
+        self.run_worker(self._loop(self.watcher), name=_("DNS watch"), group="dns-watch", exclusive=True,
+                        exit_on_error=False)
         self._render_status()
 
     def stop(self, state: str = "stopped") -> None:
