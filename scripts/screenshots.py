@@ -4,6 +4,10 @@
 
 Uses the demo project and a frozen clock, and the same list of views as the snapshot tests
 (mailmig_tui/ui/tour.py). PNGs of Chinese text need a CJK font (Debian: fonts-wqy-microhei).
+
+The DNS Audit and Propagation tabs need servers that answer: they are shot against the real DNS lab
+(mailmig_tui.lab.dns, NSD and Unbound on 127.0.53.x, or MAILMIG_DNSLAB_PREFIX) with its corp.test
+project, the propagation one mid-way (the zone changed, the sticky resolver still on the old MX).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +51,65 @@ async def shoot(name: str, keys: tuple[str, ...], language: str = "en") -> Path:
     return Path(target)
 
 
+async def shoot_dns() -> list[Path]:
+    """3-dns-audit and 3-dns-propagation, from live sweeps of the DNS lab."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from mailmig_tui.core import clock
+    from mailmig_tui.lab.dns import PREFIX, DnsLab, lab_project
+    from mailmig_tui.ui.widgets.dns_audit import DnsAuditPanel
+    from mailmig_tui.ui.widgets.dns_watch import DnsWatchPanel
+
+    if not shutil.which("nsd") or not shutil.which("unbound"):
+        print("nsd/unbound not installed (scripts/install-system-packages.sh): no DNS screenshots")
+        return []
+    set_language("en")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    dkim = base64.b64encode(key.public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    shots: list[Path] = []
+    with DnsLab(prefix=os.environ.get("MAILMIG_DNSLAB_PREFIX", PREFIX)) as lab, \
+            tempfile.TemporaryDirectory() as folder:
+        now = clock.now()
+        project = lab_project()
+        project.plan.old_mx_ttl = 300
+        project.plan.dates["ttl_lowered"] = now - timedelta(hours=2)
+        project.plan.dates["mx_cutover"] = now + timedelta(hours=1)
+        policy = Path(folder) / "mta-sts.txt"
+        policy.write_text("version: STSv1\nmode: enforce\nmx: mx1.oldmail.test\nmax_age: 86400\n")
+        project.sections["dns"] = {
+            "interval": 1, "timeout": 0.5, "mx_ttl": 5, "mta_sts_policy": str(policy),
+            "authoritative": list(lab.authoritative),
+            "resolvers": [{"name": name, "address": address, "region": "lab"} for name, address in lab.resolvers.items()],
+        }
+        path = Path(folder) / "corp.test.mailmig.toml"
+        ProjectStore.create(path, project).close()
+        app = MailmigApp(ProjectStore.open(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("3", "]")
+            audit = app.screen.query_one(DnsAuditPanel)
+            while audit.report is None or audit.checking:
+                await pilot.pause(0.1)
+            await pilot.pause(0.3)
+            shots.append(Path(app.save_screenshot("3-dns-audit.svg", str(OUT))))
+            await pilot.press("]")
+            watch = app.screen.query_one(DnsWatchPanel)
+            while watch.snapshot is None:
+                await pilot.pause(0.1)
+            lab.edit("corp.test", remove=("@ 5 IN MX",), add=(
+                "@ 5 IN MX 10 mx1.newmail.test.", "@ 5 IN MX 20 mx2.newmail.test.",
+                f'mm1._domainkey 5 IN TXT "v=DKIM1; k=rsa; p={dkim}"'))
+            while not (watch.snapshot and 0 < watch.snapshot.percent_new < 100 and not watch.sweeping):
+                await pilot.pause(0.1)
+            await pilot.pause(0.3)
+            shots.append(Path(app.save_screenshot("3-dns-propagation.svg", str(OUT))))
+        app.store.close()
+    return shots
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.*"):
@@ -53,6 +117,7 @@ async def main() -> None:
     shots = [await shoot(name, keys) for name, keys in VIEWS]
     shots.append(await shoot("dashboard-zh", (), "zh_CN"))
     shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
+    shots += await shoot_dns()
     converter = shutil.which("rsvg-convert")
     for svg in shots:
         if converter:

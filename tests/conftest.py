@@ -7,6 +7,7 @@ exercises the encrypted-file fallback every jump host uses.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,6 +32,35 @@ def english() -> Iterator[None]:
     set_language("en")
     yield
     set_language("en")
+
+
+@pytest.fixture(autouse=True)
+def loopback_dns_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test may ask a DNS server outside 127.0.0.0/8 (the default public resolvers least of all)."""
+    import dns.asyncquery
+
+    asked: list[str] = []
+
+    def guard(name: str) -> None:
+        real = getattr(dns.asyncquery, name)
+
+        async def checked(query: object, where: str, *args: object, **kwargs: object) -> object:
+            host = urlsplit(where).hostname or "" if name == "https" else where
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                asked.append(where)
+                raise AssertionError(f"a test asked the DNS server {where}, outside 127.0.0.0/8")
+            return await real(query, where, *args, **kwargs)
+
+        monkeypatch.setattr(dns.asyncquery, name, checked)
+
+    for name in ("udp", "tcp", "https"):
+        guard(name)
+    yield
+    assert not asked, f"DNS queries left loopback: {asked}"
 
 
 @pytest.fixture

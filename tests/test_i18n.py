@@ -175,7 +175,7 @@ def test_placeholders_are_kept_in_every_translation(zh_catalog: dict[str, str], 
     assert not bad
 
 
-TAB_NAMES = {"Checklist", "Plan", "Notices", "Providers", "Users", "Pilots", "Activity"}
+TAB_NAMES = {"Checklist", "Plan", "Notices", "Providers", "Users", "Pilots", "Activity", "Audit", "Propagation"}
 
 
 def test_markdown_help_keeps_its_structure_and_key_names(zh_catalog: dict[str, str], messages: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -53,12 +54,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_zone)
 
 
+def project_config(project: Project, path: Path) -> DnsConfig:
+    """The project's `[dns]` section as a DnsConfig, errors naming line and key of the file at `path`.
+
+    What the TUI watches and audits; the commands add their command-line overrides on top."""
+    try:
+        return parse_dns_section(project.sections.get("dns"))
+    except SchemaError as exc:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        raise schema_error(text, str(path), exc) from None
+
+
 def load_config(path: Path, args: argparse.Namespace) -> tuple[Project, DnsConfig]:
     project = load_project(path)
-    try:
-        config = parse_dns_section(project.sections.get("dns"))
-    except SchemaError as exc:
-        raise schema_error(path.read_text(encoding="utf-8"), str(path), exc) from None
+    config = project_config(project, path)
     try:
         if args.resolver:
             config.resolvers = [parse_resolver_arg(r) for r in args.resolver]
@@ -196,11 +208,19 @@ def render_snapshot(snap: Snapshot) -> str:
     return "\n".join(lines)
 
 
+def make_watcher(project: Project, config: DnsConfig, clock: Callable[[], datetime] | None = None) -> Watcher:
+    """The watcher of `project`'s records over `config`'s servers (the command and the TUI both)."""
+    watcher = Watcher(project.domain, derive_targets(project, config), list(config.resolvers),
+                      list(config.authoritative), timeout=config.timeout, interval=config.interval,
+                      old_mx_ttl=project.plan.old_mx_ttl)
+    if clock is not None:
+        watcher.clock = clock
+    return watcher
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     project, config = load_config(args.project, args)
-    targets = derive_targets(project, config)
-    watcher = Watcher(project.domain, targets, config.resolvers, list(config.authoritative), timeout=config.timeout,
-                      interval=config.interval, old_mx_ttl=project.plan.old_mx_ttl)
+    watcher = make_watcher(project, config)
     out = Reporter(args.json)
 
     async def loop() -> int:

@@ -74,13 +74,18 @@ class DnsLab:
     base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mailmig-dnslab-")))
     plain_resolvers: int = 2
     sticky_min_ttl: int = 12
-    primary: str = PREFIX + "1"
-    secondary: str = PREFIX + "2"
+    prefix: str = PREFIX  # another /24 of 127/8 lets two labs run side by side (e.g. "127.0.54.")
+    primary: str = ""
+    secondary: str = ""
     records: dict[str, list[str]] = field(default_factory=_default_zone_records)
     serials: dict[str, int] = field(default_factory=dict)
     resolvers: dict[str, str] = field(default_factory=dict)
     _timeout_socket: socket.socket | None = None
     _pidfiles: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.primary = self.primary or self.prefix + "1"
+        self.secondary = self.secondary or self.prefix + "2"
 
     # --- addresses ---------------------------------------------------------------------------------
 
@@ -116,12 +121,12 @@ class DnsLab:
                     self.wait_serial(role, zone, self.serials[zone])
             n = 11
             for i in range(self.plain_resolvers):
-                self._start_unbound(f"plain{i + 1}", PREFIX + str(n))
+                self._start_unbound(f"plain{i + 1}", self.prefix + str(n))
                 n += 1
-            self._start_unbound("sticky", PREFIX + str(n), cache_min_ttl=self.sticky_min_ttl)
-            self._start_unbound("refused", PREFIX + str(n + 1), refuse=True)
-            self._start_unbound("servfail", PREFIX + str(n + 2), upstream=[PREFIX + str(n + 1)])
-            self._start_timeout(PREFIX + str(n + 3))
+            self._start_unbound("sticky", self.prefix + str(n), cache_min_ttl=self.sticky_min_ttl)
+            self._start_unbound("refused", self.prefix + str(n + 1), refuse=True)
+            self._start_unbound("servfail", self.prefix + str(n + 2), upstream=[self.prefix + str(n + 1)])
+            self._start_timeout(self.prefix + str(n + 3))
             for name, address in self.resolvers.items():
                 if name not in ("refused", "servfail", "timeout"):
                     self._wait_answers(address, "corp.test", recursion=True)

@@ -37,6 +37,7 @@ def dkim_key() -> str:
 def lab() -> Iterator[DnsLab]:
     if not shutil.which("nsd") or not shutil.which("unbound"):
         pytest.skip("nsd/unbound not installed (scripts/install-system-packages.sh)")
+    # MAILMIG_DNS_LAB_PREFIX (e.g. "127.0.54.") lets a second test run use its own addresses.
     with DnsLab() as running:
         yield running
 

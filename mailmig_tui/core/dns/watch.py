@@ -35,6 +35,21 @@ class ResolverHealth:
         return self.status == HEALTHY
 
 
+async def probe_resolver(server: Server, domain: str, timeout: float) -> ResolverHealth:
+    """Check a resolver before use: it must answer, and with recursion available."""
+    probe = await ask(server, domain, "SOA", timeout=timeout)
+    if probe.failed:
+        return ResolverHealth(server, probe.status, probe.detail)
+    if not probe.ra:
+        return ResolverHealth(server, NO_RECURSION)
+    return ResolverHealth(server, HEALTHY)
+
+
+async def probe_resolvers(servers: list[Server], domain: str, timeout: float) -> list[ResolverHealth]:
+    """Every resolver checked at once: dead ones cost one timeout in all, not one each."""
+    return list(await asyncio.gather(*(probe_resolver(s, domain, timeout) for s in servers)))
+
+
 @dataclass(frozen=True)
 class Observation:
     """One resolver's answer about one record."""
@@ -122,6 +137,10 @@ class Watcher:
     async def sweep(self) -> Snapshot:
         started = time.monotonic()
         if not self.authoritative:
+            # Check the resolvers together first, so discovery does not wait on dead ones one by one.
+            unchecked = [r for r in self.resolvers if r.name not in self.health]
+            for health in await probe_resolvers(unchecked, self.domain, self.timeout):
+                self.health[health.server.name] = health
             usable = [r for r in self.resolvers if self.health.get(r.name, ResolverHealth(r, HEALTHY)).usable]
             self.authoritative = await discover_authoritative(self.domain, usable, self.timeout)
         auth_task = asyncio.gather(*(self._ask_authoritative(s) for s in self.authoritative))
@@ -142,14 +161,7 @@ class Watcher:
     async def _ask_resolver(self, server: Server) -> tuple[ResolverHealth, list[Answer]]:
         health = self.health.get(server.name)
         if health is None or not health.usable:
-            # Check before use: it must answer, and with recursion available.
-            probe = await ask(server, self.domain, "SOA", timeout=self.timeout)
-            if probe.failed:
-                health = ResolverHealth(server, probe.status, probe.detail)
-            elif not probe.ra:
-                health = ResolverHealth(server, NO_RECURSION)
-            else:
-                health = ResolverHealth(server, HEALTHY)
+            health = await probe_resolver(server, self.domain, self.timeout)
             self.health[server.name] = health
             if not health.usable:
                 return health, []

@@ -1,13 +1,14 @@
-"""Modal dialogs reused by every screen: confirm, a small form, and a multi-line text editor."""
+"""Modal dialogs reused by every screen: confirm, a small form, a multi-line text editor, a text to read."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.console import RenderableType
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
@@ -160,5 +161,49 @@ class TextDialog(_Dialog):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
             self.action_save()
+        else:
+            self.dismiss(None)
+
+
+class InfoDialog(_Dialog):
+    """Something to read (and copy): Enter or Escape closes, c copies `copy_text` to the clipboard."""
+
+    BINDINGS = [
+        Binding("enter", "cancel", N_("Close"), id="dialog.close"),
+        Binding("c", "copy", N_("Copy"), id="dialog.copy"),
+    ]
+    DEFAULT_CSS = """
+    InfoDialog > Vertical > VerticalScroll { height: auto; max-height: 18; }
+    """
+
+    def __init__(self, title: str, body: RenderableType, copy_text: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.copy_text = copy_text
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, classes="title")
+            with VerticalScroll():
+                yield Static(self.body, id="info-body")
+            with Horizontal(classes="buttons"):
+                if self.copy_text:
+                    yield Button(_("Copy (c)"), id="copy")
+                yield Button(_("Close (Esc)"), id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(self.copy_text) if action == "copy" else True
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.copy_text)
+        self.app.notify(_("Copied to the clipboard (where the terminal allows it)"), timeout=4)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "copy":
+            self.action_copy()
         else:
             self.dismiss(None)

@@ -1,0 +1,118 @@
+"""The DNS tabs when nothing answers: the demo project (corp.example) with servers nobody serves.
+
+A UDP socket that never replies stands in for a dead server (as the lab's "timeout" resolver does);
+every address is on loopback, so no test asks a public resolver (tests/conftest.py enforces it).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
+
+from mailmig_tui.core.project_factory import demo_project
+from mailmig_tui.core.store import ProjectStore
+from mailmig_tui.ui.app import MailmigApp
+from mailmig_tui.ui.widgets.dns_audit import DnsAuditPanel
+from mailmig_tui.ui.widgets.dns_watch import DnsWatchPanel
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """`IP:PORT` of a UDP socket that never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.53.250", 0))
+    try:
+        yield f"127.0.53.250:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+def demo_with(tmp_path: Path, **dns: Any) -> MailmigApp:
+    project = demo_project()
+    project.sections["dns"] = dns
+    path = tmp_path / "corp.example.mailmig.toml"
+    ProjectStore.create(path, project).close()
+    return MailmigApp(ProjectStore.open(path))
+
+
+def text_of(app: MailmigApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def wait_for(pilot: Pilot[Any], done: Callable[[], bool], deadline: float = 20.0) -> None:
+    end = time.monotonic() + deadline
+    while not done():
+        assert time.monotonic() < end, "timed out waiting"
+        await pilot.pause(0.05)
+
+
+async def test_unreachable_servers_are_said_plainly(tmp_path: Path, silent: str) -> None:
+    app = demo_with(tmp_path, timeout=0.2, interval=1, authoritative=[silent],
+                    resolvers=[{"name": "dead", "address": silent, "region": "nowhere"}])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "]")
+        audit = app.screen.query_one(DnsAuditPanel)
+        await wait_for(pilot, lambda: not audit.checking and "✗" in text_of(app, "#audit-status"))
+        assert text_of(app, "#audit-status") == "✗ authoritative servers unreachable: timeout"
+        await pilot.press("]")
+        watch = app.screen.query_one(DnsWatchPanel)
+        await wait_for(pilot, lambda: watch.snapshot is not None)
+        assert text_of(app, "#auth-line") == "✗ authoritative servers unreachable: timeout"
+        assert "no usable resolver (timeout)" in text_of(app, "#watch-percent")
+        row = [str(c) for c in app.screen.query_one("#resolver-table", DataTable).get_row_at(0)]
+        assert row[:3] == ["dead", "nowhere", "✗ timeout"]
+        assert watch.state == "watching"  # it carries on, in case the servers come back
+    app.store.close()
+
+
+async def test_no_resolver_no_ns_set(tmp_path: Path, silent: str) -> None:
+    app = demo_with(tmp_path, timeout=0.2, resolvers=[{"name": "dead", "address": silent}])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "]")
+        audit = app.screen.query_one(DnsAuditPanel)
+        await wait_for(pilot, lambda: not audit.checking and "✗" in text_of(app, "#audit-status"))
+        assert "no resolver answers (timeout), so the authoritative servers of corp.example cannot be found" \
+            in text_of(app, "#audit-status")
+        await pilot.press("]")
+        watch = app.screen.query_one(DnsWatchPanel)
+        await wait_for(pilot, lambda: watch.snapshot is not None)
+        assert "no authoritative servers found for corp.example" in text_of(app, "#auth-line")
+    app.store.close()
+
+
+async def test_audit_shows_checking_and_can_be_cancelled(tmp_path: Path, silent: str) -> None:
+    app = demo_with(tmp_path, timeout=5, authoritative=[silent], resolvers=[{"name": "dead", "address": silent}])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "]")
+        audit = app.screen.query_one(DnsAuditPanel)
+        await pilot.pause(0.1)
+        assert audit.checking and "checking the records" in text_of(app, "#audit-status")
+        assert audit.check_action("cancel", ()) is True  # Esc shows in the footer only while checking
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not audit.checking, deadline=2)
+        await pilot.pause(0.05)
+        assert "cancelled" in text_of(app, "#audit-status")
+    app.store.close()
+
+
+async def test_a_bad_dns_section_is_reported_not_raised(tmp_path: Path) -> None:
+    app = demo_with(tmp_path, resolvers=[{"name": "x", "address": "not-an-ip"}])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "]", "]")
+        await pilot.pause(0.1)
+        watch = app.screen.query_one(DnsWatchPanel)
+        assert watch.state == "stopped"
+        assert "dns.resolvers[0].address" in text_of(app, "#watch-status")
+        await pilot.press("[")
+        await pilot.pause(0.1)
+        assert "dns.resolvers[0].address" in text_of(app, "#audit-status")
+    app.store.close()
