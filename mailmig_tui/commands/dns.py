@@ -10,19 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from mailmig_tui.commands.output import Reporter
 from mailmig_tui.core.dns.audit import FAIL, PASS, AuditReport, audit
-from mailmig_tui.core.dns.config import DnsConfig, Server, parse_address, parse_dns_section, parse_resolver_arg
-from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD, derive_targets, zone_snippet
-from mailmig_tui.core.dns.watch import Snapshot, Watcher, snapshot_to_dict
+from mailmig_tui.core.dns.config import DnsConfig, Server, parse_address, parse_resolver_arg
+from mailmig_tui.core.dns.project import make_watcher, project_config
+from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD, zone_snippet
+from mailmig_tui.core.dns.watch import Snapshot, snapshot_to_dict
 from mailmig_tui.core.errors import NotReadyError, ProjectFileError, ProjectLockedError, UsageError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project, SchemaError
-from mailmig_tui.core.store import ProjectStore, format_key_path, load_project, schema_error
+from mailmig_tui.core.store import ProjectStore, format_key_path, load_project
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,20 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = dns_sub.add_parser("zone", help=_("print the records to set, as a zone-file snippet"))
     common(q)
     q.set_defaults(func=cmd_zone)
-
-
-def project_config(project: Project, path: Path) -> DnsConfig:
-    """The project's `[dns]` section as a DnsConfig, errors naming line and key of the file at `path`.
-
-    What the TUI watches and audits; the commands add their command-line overrides on top."""
-    try:
-        return parse_dns_section(project.sections.get("dns"))
-    except SchemaError as exc:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            text = ""
-        raise schema_error(text, str(path), exc) from None
 
 
 def load_config(path: Path, args: argparse.Namespace) -> tuple[Project, DnsConfig]:
@@ -206,16 +192,6 @@ def render_snapshot(snap: Snapshot) -> str:
                    "off after {off}").format(time=_hm(snap.worst_case_complete), n=snap.draining,
                                               off=_hm(snap.safe_to_switch_off)))
     return "\n".join(lines)
-
-
-def make_watcher(project: Project, config: DnsConfig, clock: Callable[[], datetime] | None = None) -> Watcher:
-    """The watcher of `project`'s records over `config`'s servers (the command and the TUI both)."""
-    watcher = Watcher(project.domain, derive_targets(project, config), list(config.resolvers),
-                      list(config.authoritative), timeout=config.timeout, interval=config.interval,
-                      old_mx_ttl=project.plan.old_mx_ttl)
-    if clock is not None:
-        watcher.clock = clock
-    return watcher
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

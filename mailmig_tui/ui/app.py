@@ -54,7 +54,8 @@ class MailmigApp(App[Any]):
         Binding("f1", "help", N_("Help"), id="app.help"),
         Binding("0", "goto('dashboard')", N_("Overview"), show=False, id="goto.dashboard"),
         *[Binding(str(p.number), f"goto('{p.value}')", PHASE_INFO[p].title, show=False, id=f"goto.{p.value}") for p in Phase],
-        Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", priority=True),
+        # Quit is listed in F1 help and the palette; the footer keeps its room for the screen's own keys.
+        Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", priority=True, show=False),
     ]
 
     def __init__(self, store: ProjectStore, *, demo: bool = False, start_mode: str = "dashboard") -> None:

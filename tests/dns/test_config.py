@@ -76,3 +76,17 @@ def test_cli_reports_a_bad_dns_section_with_line_and_key(tmp_path: Path) -> None
     assert "dns.resolvers[0].address" in result.stderr and "line" in result.stderr
     result = run_cli("dns", "check", str(path), "--resolver", "oops")
     assert result.returncode == 3  # the file is checked before the command line
+
+
+def test_resolver_lines_round_trip_and_name_bad_lines() -> None:
+    from mailmig_tui.core.dns.config import DEFAULT_RESOLVERS, parse_resolver_lines, resolvers_to_lines
+
+    servers = list(DEFAULT_RESOLVERS)
+    assert parse_resolver_lines(resolvers_to_lines(servers)) == servers
+    assert parse_resolver_lines("# mine\nv6 [::1]:5353 lab\n") [0].port == 5353
+    with pytest.raises(ValueError, match="line 2: expected an IP address"):
+        parse_resolver_lines("a 127.0.0.1\nb nowhere\n")
+    with pytest.raises(ValueError, match="line 1: a DoH URL starts with https://"):
+        parse_resolver_lines("a 127.0.0.1 CN http://x/\n")
+    with pytest.raises(ValueError, match="the list is empty"):
+        parse_resolver_lines("\n# nothing\n")

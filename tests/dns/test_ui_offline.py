@@ -116,3 +116,36 @@ async def test_a_bad_dns_section_is_reported_not_raised(tmp_path: Path) -> None:
         await pilot.pause(0.1)
         assert "dns.resolvers[0].address" in text_of(app, "#audit-status")
     app.store.close()
+
+
+async def test_resolver_list_is_edited_in_the_tui_and_saved(tmp_path: Path, silent: str) -> None:
+    from textual.widgets import TextArea
+
+    from mailmig_tui.core.store import load_project
+    from mailmig_tui.ui.widgets.dialogs import TextDialog
+
+    app = demo_with(tmp_path, timeout=0.2, interval=60, authoritative=[silent],
+                    resolvers=[{"name": "dead", "address": silent, "region": "nowhere"}])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "]", "]", "w")  # open Propagation and stop watching
+        await pilot.press("e")
+        assert isinstance(app.screen, TextDialog)
+        area = app.screen.query_one(TextArea)
+        assert area.text.startswith(f"dead {silent} nowhere")
+        area.text = "lab-a 127.0.53.251 CN\nbroken not-an-ip\n"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        # the bad line is named and the editor comes back with the text as typed
+        assert isinstance(app.screen, TextDialog)
+        assert "broken not-an-ip" in app.screen.query_one(TextArea).text
+        app.screen.query_one(TextArea).text = "lab-a 127.0.53.251 CN\nlab-b 127.0.53.252:5353 - https://127.0.53.252/dns-query\n"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not isinstance(app.screen, TextDialog)
+    saved = load_project(app.store.path).sections["dns"]["resolvers"]
+    assert saved == [
+        {"name": "lab-a", "address": "127.0.53.251", "region": "CN"},
+        {"name": "lab-b", "address": "127.0.53.252", "port": 5353, "transport": "https",
+         "url": "https://127.0.53.252/dns-query"},
+    ]
+    app.store.close()

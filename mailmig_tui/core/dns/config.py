@@ -216,3 +216,42 @@ def resolvers_to_toml(servers: list[Server]) -> list[dict[str, Any]]:
             entry["url"] = s.url
         out.append(entry)
     return out
+
+
+def resolvers_to_lines(servers: list[Server]) -> str:
+    """The resolver list as the TUI's editor shows it: `NAME ADDRESS[:PORT] REGION [DoH URL [udp|https]]`."""
+    lines = []
+    for s in servers:
+        address = s.address if s.port == 53 else (f"[{s.address}]:{s.port}" if ":" in s.address else f"{s.address}:{s.port}")
+        # a URL alone means "ask over DoH"; a URL kept for later but not used is marked `udp`
+        lines.append(" ".join(part for part in (s.name, address, s.region or "-", s.url,
+                                                  "udp" if s.url and s.transport == "udp" else "") if part))
+    return "\n".join(lines) + "\n"
+
+
+def parse_resolver_lines(text: str) -> list[Server]:
+    """Parse the editor's text back; a ValueError names the line. Empty lines and # comments are skipped."""
+    servers: list[Server] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) < 2:
+            raise ValueError(_("line {n}: expected NAME ADDRESS[:PORT] [REGION] [DoH URL], found {value!r}").format(
+                n=number, value=raw))
+        try:
+            ip, port = parse_address(parts[1], ("line", number))
+        except SchemaError as exc:
+            raise ValueError(_("line {n}: {problem}").format(n=number, problem=exc.message)) from None
+        region = parts[2] if len(parts) > 2 and parts[2] != "-" else ""
+        url = parts[3] if len(parts) > 3 else ""
+        if url and not url.startswith("https://"):
+            raise ValueError(_("line {n}: a DoH URL starts with https://, found {value!r}").format(n=number, value=url))
+        transport = parts[4] if len(parts) > 4 else ("https" if url else "udp")
+        if transport not in ("udp", "https"):
+            raise ValueError(_("line {n}: the transport is udp or https, found {value!r}").format(n=number, value=transport))
+        servers.append(Server(parts[0], ip, port, transport, url, region))
+    if not servers:
+        raise ValueError(_("the list is empty: name at least one resolver"))
+    return servers

@@ -88,6 +88,8 @@ class DnsScreen(PhaseScreen):
         "- **w** starts or stops watching (starting again re-reads the `[dns]` section).\n"
         "- **Space** pauses and resumes, keeping the history.\n"
         "- **+** and **-** lengthen or shorten the interval between sweeps.\n"
+        "- **e** edits the resolver list, one a line: name, address[:port], region and an optional DoH URL; "
+        "it is saved to the project file and watching starts again with it.\n"
     )
 
     def extra_panes(self) -> ComposeResult:

@@ -18,10 +18,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from mailmig_tui.commands.dns import project_config
 from mailmig_tui.core import clock
 from mailmig_tui.core.dns.audit import FAIL, PASS, WARN, AuditReport, audit, discover_authoritative
 from mailmig_tui.core.dns.config import DnsConfig
+from mailmig_tui.core.dns.project import project_config
 from mailmig_tui.core.dns.query import ask
 from mailmig_tui.core.dns.records import ERROR, NEGATIVE, NEW, OLD, DiffRow, zone_line, zone_snippet
 from mailmig_tui.core.dns.watch import probe_resolvers

@@ -22,13 +22,21 @@ from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from mailmig_tui.commands.dns import make_watcher, project_config
 from mailmig_tui.core import clock
+from mailmig_tui.core.dns.config import (
+    DEFAULT_RESOLVERS,
+    parse_resolver_lines,
+    resolvers_to_lines,
+    resolvers_to_toml,
+)
+from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.query import OK
 from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD
 from mailmig_tui.core.dns.watch import NO_RECURSION, Observation, ResolverHealth, Snapshot, Watcher
 from mailmig_tui.core.i18n import N_, _
+from mailmig_tui.core.model import Project
 from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.widgets.dialogs import TextDialog
 
 if TYPE_CHECKING:
     from mailmig_tui.ui.app import MailmigApp
@@ -102,6 +110,7 @@ class DnsWatchPanel(Vertical):
         Binding("space", "toggle_pause", N_("Pause"), id="dns_watch.pause"),
         Binding("plus", "interval(1)", N_("Interval"), key_display="+/-", id="dns_watch.slower"),
         Binding("minus", "interval(-1)", N_("Shorter interval"), show=False, id="dns_watch.faster"),
+        Binding("e", "edit_resolvers", N_("Resolvers"), id="dns_watch.resolvers"),
     ]
     DEFAULT_CSS = """
     DnsWatchPanel > #watch-status { height: 1; padding: 0 1; }
@@ -261,6 +270,40 @@ class DnsWatchPanel(Vertical):
             watcher.interval = float(new)
         self._nudge.set()  # the wait in progress follows the new interval at once
         self._render_status()
+
+    def action_edit_resolvers(self, text: str | None = None) -> None:
+        """Edit the project's resolver list as lines of text; saved to [[dns.resolvers]], then watched."""
+        if not self.mailmig.check_writable():
+            return
+        if text is None:
+            try:
+                servers = project_config(self.mailmig.store.project, self.mailmig.store.path).resolvers
+            except Exception:
+                servers = list(DEFAULT_RESOLVERS)
+            text = resolvers_to_lines(servers)
+        hint = _("One resolver a line: NAME ADDRESS[:PORT] REGION [DoH URL]; # starts a comment.")
+
+        def done(edited: str | None) -> None:
+            if edited is None:
+                return
+            try:
+                servers = parse_resolver_lines(edited)
+            except ValueError as exc:
+                self.app.notify(str(exc), title=_("Resolvers not saved"), severity="error", timeout=10)
+                self.action_edit_resolvers(edited)  # back to the editor with the text as typed
+                return
+
+            def change(project: Project) -> None:
+                project.sections.setdefault("dns", {})["resolvers"] = resolvers_to_toml(servers)
+
+            self.mailmig.mutate(change, _("set the DNS resolver list ({n} resolvers)").format(n=len(servers)))
+            if self.mailmig.store.project.sections.get("dns", {}).get("resolvers") != resolvers_to_toml(servers):
+                return  # not saved (the app has said why)
+            if self.state != "stopped":
+                self.stop()
+                self.start(fresh=True)
+
+        self.app.push_screen(TextDialog(_("DNS resolvers"), text, hint), done)
 
     def _configured_interval(self) -> float:
         try:
