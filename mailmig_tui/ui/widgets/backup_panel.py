@@ -57,6 +57,7 @@ from mailmig_tui.core.credentials import (
 )
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
+from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.bindings import translate_bindings
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, Field, FormDialog
 
@@ -450,10 +451,7 @@ class BackupPanel(Vertical):
         now = self.clock() if now is None else now
         info = Text(_("Credentials: {where}").format(where=self._credentials()), no_wrap=True, overflow="ellipsis")
         for line in self._tls_warnings():
-            warning = Text(line, style="bold yellow")
-            warning.truncate(max(20, self.size.width - 2), overflow="ellipsis")
-            info.append("\n")
-            info.append_text(warning)
+            info.append("\n" + line, style="bold yellow")
         self.query_one("#backup-info", Static).update(info)
         self.query_one("#backup-overall", Static).update(self._overall(now))
         self._refresh_table(now)
@@ -467,12 +465,11 @@ class BackupPanel(Vertical):
     def _overall(self, now: float) -> Text:
         rows = list(self.rows.values())
         if not (self.run_active or self.summary):
-            first = Text(_("Archive: {dest}").format(dest=tilde(default_dest(self.mailmig.store.path, self.project))),
-                         no_wrap=True, overflow="ellipsis")
+            first = Text(_("Archive: {dest}").format(dest=tilde(default_dest(self.mailmig.store.path, self.project))))
             second = last_run_line(self.project) or _("No backup yet: press b to back up all {n} users.").format(n=len(rows))
             if self.verify_active or self.verify_result or self.problem:
                 second = self._status_words()
-            return first + Text("\n") + Text(second, no_wrap=True, overflow="ellipsis")
+            return Text(first.plain + "\n" + second, no_wrap=True, overflow="ellipsis")
         done_msgs = sum(r.messages for r in rows)
         done_bytes = sum(r.bytes for r in rows)
         total_msgs = sum(r.messages_total for r in rows)
@@ -486,13 +483,12 @@ class BackupPanel(Vertical):
             fraction = done_bytes / total_bytes if total_bytes else 0.0
             if unplanned:  # users not scanned yet: estimate their share from the ones that were
                 fraction = fraction * len(planned) / (len(planned) + len(unplanned)) if planned else 0.0
-        first = Text()
+        first = Text(no_wrap=True, overflow="ellipsis")
         first.append(text_bar(fraction, 20), style="bold")
         first.append(f" {fraction * 100:3.0f}%  ")
         first.append(_("{done}/{total} msgs · {done_mb}/{total_mb} MB").format(
             done=f"{done_msgs:,}", total=f"{total_msgs:,}" + ("+" if unplanned else ""),
             done_mb=megabytes(done_bytes), total_mb=megabytes(total_bytes) + ("+" if unplanned else "")))
-        first.truncate(max(20, self.size.width - 2), overflow="ellipsis")
         elapsed = self.summary.seconds if self.summary else self._active(now)
         msg_rate = done_msgs / elapsed if elapsed > 0 else 0.0
         byte_rate = done_bytes / elapsed if elapsed > 0 else 0.0
@@ -509,10 +505,10 @@ class BackupPanel(Vertical):
             parts.append(_("took {time}").format(time=duration(self.summary.seconds)))
         failed = sum(r.state == "failed" for r in rows)
         errors = _("errors: {n}").format(n=failed)
-        status = Text(" · ".join([*parts, errors]), no_wrap=True, overflow="ellipsis")
+        first.append("\n" + " · ".join([*parts, errors]))
         if failed:
-            status.highlight_words([errors], style="bold red")
-        return first + Text("\n") + status
+            first.highlight_words([errors], style="bold red")
+        return first
 
     def _status_words(self) -> str:
         if self.verify_active:
@@ -696,13 +692,13 @@ class BackupPanel(Vertical):
         self.paused = self.stopping = self.resumable = False
         self.problem = ""
         self.worker_running = True
-        self.run_worker(partial(self._backup_work, project, options, self.controls, _prompt(passphrase)),
+        self.run_worker(partial(self._backup_work, store, project, options, self.controls, _prompt(passphrase)),
                         name=_("Backup"), group="backup", thread=True, exclusive=True, exit_on_error=False)
         if self._timer:
             self._timer.resume()
         self._after_state_change()
 
-    def _backup_work(self, project: Project, options: BackupOptions, controls: Controls,
+    def _backup_work(self, store: ProjectStore, project: Project, options: BackupOptions, controls: Controls,
                      prompt: PassphrasePrompt) -> BackupResult:
         """In a worker thread: unlock, run the engine, return what it did (saved on the UI thread)."""
         credentials = open_credentials(prompt)
@@ -712,7 +708,7 @@ class BackupPanel(Vertical):
         result = BackupResult(summary, started, clock.now(), options.dest)
         if self._closing:  # the app is quitting: nobody will take the result on the UI thread
             with contextlib.suppress(Exception):  # the archive is fine either way; only the summary is lost
-                self.mailmig.store.update(lambda p: record_result(
+                store.update(lambda p: record_result(
                     p, "last_run", run_record(summary, result.started, result.finished), result.dest))
         return result
 
