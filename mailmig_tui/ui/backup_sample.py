@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailmig_tui.core.backup.engine import (
+    Controls,
     FolderStarted,
     Progress,
     RunStarted,
@@ -119,6 +120,11 @@ def show(panel: Any, stage: str) -> None:
     for at, event in events(stage):
         moment[0] = 1000.0 + at
         panel.apply_event(event, moment[0])
+    if stage == "running":
+        # as if its worker were running, so the footer offers pause and cancel as it would
+        panel.controls = Controls()
+        panel.worker_running = True
+        panel.refresh_bindings()
     if stage == "verified":
         moment[0] += 5.0
         for event in verify_events():
