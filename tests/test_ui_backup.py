@@ -354,3 +354,14 @@ async def test_idle_keys_and_columns_fit_80_columns(demo_path: Path, frozen_cloc
         assert {"b", "v"} <= shown and not {"p", "c", "r"} & shown  # nothing runs: start and verify only
         await pilot.press("p", "c", "r")  # do nothing while idle
         assert not panel.worker_running and not isinstance(app.screen, ConfirmDialog)
+
+
+@pytest.mark.skipif(__import__("shutil").which("tmux") is None, reason="tmux is not installed")
+def test_backup_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
+    from tests.test_terminal_colours import colour_codes, is_grey, plain, run_in_tmux
+
+    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, ["2", "]"])
+    assert not {c for c in colour_codes(screen) if not is_grey(c)}
+    text = plain(screen)
+    assert "○ idle" in text and "Back up" in text and "Verify" in text and "Credentials:" in text
+    assert len(text.splitlines()) <= 24 and all(len(line) <= 80 for line in text.splitlines())
