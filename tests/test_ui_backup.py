@@ -379,3 +379,26 @@ def test_backup_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
     text = plain(screen)
     assert "○ idle" in text and "Back up" in text and "Verify" in text and "Credentials:" in text
     assert len(text.splitlines()) <= 24 and all(len(line) <= 80 for line in text.splitlines())
+
+
+async def test_a_wrong_passphrase_is_reported_and_asked_again(tmp_path: Path, frozen_clock: datetime) -> None:
+    from types import SimpleNamespace
+
+    # no server is reached: unlocking the credential file fails first
+    nowhere = SimpleNamespace(imaps_port=9, imap_port=9, fingerprint="")
+    path = make_project(tmp_path, nowhere, {"u1@corp.example": "pw"}, pin=False)
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        panel = await open_tab(app, pilot)
+        await pilot.press("b")
+        assert isinstance(app.screen, FormDialog)
+        await pilot.press(*"not it", "enter")
+        await wait_until(pilot, lambda: not panel.worker_running and bool(panel.problem), "the failed unlock")
+        assert "wrong passphrase" in panel.problem
+        assert "✗ wrong passphrase" in str(panel.query_one("#backup-overall", Static).render())
+        assert any("wrong passphrase" in str(n.message) for n in app._notifications)  # the app's handler said so
+        assert "last_run" not in load_project(path).sections.get("backup", {})
+        await pilot.press("v")  # still locked: asked again
+        assert isinstance(app.screen, FormDialog)
+        await pilot.press("escape")
+        assert not panel.worker_running
