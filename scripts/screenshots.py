@@ -71,7 +71,7 @@ async def shoot_dns() -> list[Path]:
     dkim = base64.b64encode(key.public_bytes(serialization.Encoding.DER,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
     shots: list[Path] = []
-    with DnsLab(prefix=os.environ.get("MAILMIG_DNSLAB_PREFIX", PREFIX)) as lab, \
+    with DnsLab() as lab, \
             tempfile.TemporaryDirectory() as folder:
         now = clock.now()
         project = lab_project()
@@ -110,11 +110,33 @@ async def shoot_dns() -> list[Path]:
     return shots
 
 
+async def shoot_backup(stage: str) -> Path:
+    """The Backup tab mid-run or after verify: a fixed sequence of engine events, no mail server."""
+    from mailmig_tui.ui import backup_sample
+    from mailmig_tui.ui.widgets.backup_panel import BackupPanel
+
+    set_language("en")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corp.example.mailmig.toml"
+        project = demo_project()
+        backup_sample.prepare(project)
+        ProjectStore.create(path, project).close()
+        app = MailmigApp(ProjectStore.open(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2", "]")
+            backup_sample.show(app.screen.query_one(BackupPanel), stage)
+            await pilot.pause(0.3)
+            target = app.save_screenshot(f"2-backup-{stage}.svg", str(OUT))
+        app.store.close()
+    return Path(target)
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.*"):
         old.unlink()
     shots = [await shoot(name, keys) for name, keys in VIEWS]
+    shots += [await shoot_backup(stage) for stage in ("running", "verified")]
     shots.append(await shoot("dashboard-zh", (), "zh_CN"))
     shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
     shots += await shoot_dns()

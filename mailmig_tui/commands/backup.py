@@ -29,11 +29,12 @@ from mailmig_tui.core.backup.engine import (
     UserStarted,
     default_dest,
 )
+from mailmig_tui.core.backup.summary import human_bytes, record_result, run_record, verify_record
 from mailmig_tui.core.backup.verify import FolderCheck, UserCheck, verify_archive
 from mailmig_tui.core.credentials import open_credentials, terminal_passphrase_prompt
 from mailmig_tui.core.errors import MailmigError, ProjectLockedError, UsageError
 from mailmig_tui.core.i18n import _
-from mailmig_tui.core.model import Project, now
+from mailmig_tui.core.model import now
 from mailmig_tui.core.store import ProjectStore
 
 
@@ -70,14 +71,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_verify)
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def _users_arg(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -91,16 +84,8 @@ def _open(path: Path) -> ProjectStore:
 
 
 def _save_section(store: ProjectStore, key: str, value: dict[str, Any], dest: Path, out: Reporter) -> None:
-    def change(project: Project) -> None:
-        section = project.sections.get("backup")
-        if not isinstance(section, dict):
-            section = {}
-        section["dest"] = str(dest)
-        section[key] = value
-        project.sections["backup"] = section
-
     try:
-        store.update(change)
+        store.update(lambda project: record_result(project, key, value, dest))
     except (ProjectLockedError, MailmigError) as exc:
         out.event("warning", _("warning: result not saved in the project: {error}").format(error=exc), message=str(exc))
 
@@ -196,13 +181,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, previous)
         if not store.readonly:
-            _save_section(store, "last_run", {
-                "started": started, "finished": now(), "users": summary.users_ok + summary.users_failed + summary.users_cancelled,
-                "users_ok": summary.users_ok, "users_failed": summary.users_failed,
-                "users_cancelled": summary.users_cancelled, "messages": summary.messages, "bytes": summary.bytes,
-                "seconds": round(summary.seconds, 1), "messages_per_second": round(summary.messages_per_second, 1),
-                "errors": [f"{u}: {r}" for u, r in summary.errors][:50],
-            }, dest, out)
+            _save_section(store, "last_run", run_record(summary, started, now()), dest, out)
         if summary.users_cancelled:
             raise Interrupted(_("interrupted; run the same command again to resume"))
         return 1 if summary.users_failed else 0
@@ -238,10 +217,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         out.event("summary", _("{ok} of {n} users verified without difference").format(ok=len(results) - len(bad), n=len(results)),
                   users=len(results), users_ok=len(results) - len(bad), users_with_differences=len(bad))
         if not store.readonly:
-            _save_section(store, "last_verify", {
-                "at": now(), "users": len(results), "users_ok": len(results) - len(bad),
-                "differences": [f"{r.user}: {r.error or (r.details[0] if r.details else '')}" for r in bad][:50],
-            }, dest, out)
+            _save_section(store, "last_verify", verify_record(results, now()), dest, out)
         return 1 if bad else 0
     finally:
         store.close()

@@ -299,6 +299,17 @@ def open_credentials(prompt: PassphrasePrompt | None = None, file_path: Path | N
         return creds
 
 
+def needs_passphrase(file_path: Path | None = None) -> bool:
+    """Whether `open_credentials` would have to ask for a passphrase now: no usable keyring, no
+    MAILMIG_PASSPHRASE, and the encrypted file not yet unlocked in this session (the TUI asks in a dialog
+    before it starts a worker, so the worker never waits on the keyboard)."""
+    usable, backend = keyring_is_usable()
+    if (usable and backend is not None) or os.environ.get("MAILMIG_PASSPHRASE"):
+        return False
+    with _session_lock:
+        return str(file_path or default_file_path()) not in _session
+
+
 def forget_session() -> None:
     """Drop unlocked stores (tests; a TUI 'lock' action)."""
     with _session_lock:

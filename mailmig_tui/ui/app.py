@@ -159,14 +159,17 @@ class MailmigApp(App[Any]):
     # --- one place for worker failures ----------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
+        if event.state == WorkerState.ERROR:
+            self.report_worker_failure(event.worker)
+
+    def report_worker_failure(self, worker: Worker[Any]) -> None:
+        """The one place a failed worker (the app's or any view's, see ProjectView) is told to the user."""
+        error = worker.error
         if isinstance(error, MailmigError):
             message = str(error)
         else:
             message = _("{kind}: {error}").format(kind=type(error).__name__, error=error)
-        self.notify(message, title=_("{task} failed").format(task=event.worker.name or _("task")),
+        self.notify(message, title=_("{task} failed").format(task=worker.name or _("task")),
                     severity="error", timeout=15)
 
 

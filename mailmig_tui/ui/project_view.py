@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from textual.worker import Worker, WorkerState
+
 from mailmig_tui.core.model import Project
 from mailmig_tui.ui.bindings import translate_bindings
 
@@ -32,3 +34,13 @@ class ProjectView:
 
     def refresh_project(self) -> None:
         pass
+
+    def worker_error_handled(self, worker: Worker[Any]) -> bool:
+        """True when this view has dealt with `worker`'s error itself (the app then stays quiet)."""
+        return False
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: without this, a widget's failing worker would never
+        # reach the app's one handler. Textual calls this as well as any subclass handler (MRO dispatch).
+        if event.state == WorkerState.ERROR and not self.worker_error_handled(event.worker):
+            self.mailmig.report_worker_failure(event.worker)

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from mailmig_tui.core import clock, dashboard, plan
+from mailmig_tui.core.backup.summary import last_run_line
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import PLAN_KEYS, Project
 from mailmig_tui.core.phases import Phase, PhaseStatus
@@ -66,6 +67,9 @@ class DashboardScreen(MailmigScreen):
         summary.append("\n" + _("Next: {milestone}").format(milestone=board.next_milestone), style="bold")
         summary.append("\n" + _("Overall: {done}/{total} checklist items done").format(
             done=board.overall.done, total=board.overall.total))
+        backup = last_run_line(self.project)
+        if backup:
+            summary.append("\n" + backup)
         self.query_one("#dash-summary", Static).update(summary)
 
         table = self.query_one(DataTable)

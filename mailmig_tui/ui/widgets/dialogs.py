@@ -70,6 +70,7 @@ class Field:
     placeholder: str = ""
     # Returns an error message for a bad value, or None when it is fine.
     validate: Callable[[str], str | None] | None = None
+    password: bool = False  # typed characters are shown as dots (a passphrase)
 
 
 class FormDialog(_Dialog):
@@ -83,20 +84,21 @@ class FormDialog(_Dialog):
     FormDialog Input { margin: 0; }
     """
 
-    def __init__(self, title: str, fields: list[Field]) -> None:
+    def __init__(self, title: str, fields: list[Field], submit: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields
+        self.submit_label = submit
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, classes="title")
             for f in self.fields:
                 yield Label(f.label)
-                yield Input(f.value, placeholder=f.placeholder, id=f"field-{f.name}")
+                yield Input(f.value, placeholder=f.placeholder, id=f"field-{f.name}", password=f.password)
             yield Static("", id="form-error", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button(_("Save"), id="save", variant="primary")
+                yield Button(self.submit_label or _("Save"), id="save", variant="primary")
                 yield Button(_("Cancel"), id="cancel")
 
     def values(self) -> dict[str, str]:

@@ -7,7 +7,7 @@ waits on the network); `show_report()` renders any AuditReport, which the snapsh
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -28,11 +28,11 @@ from mailmig_tui.core.dns.watch import probe_resolvers
 from mailmig_tui.core.errors import MailmigError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
-from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import InfoDialog
 
 if TYPE_CHECKING:
-    from mailmig_tui.ui.app import MailmigApp
+    pass
 
 # How a record compares: a symbol and a word, so nothing depends on colour.
 ROW_STATES = {
@@ -103,7 +103,7 @@ async def run_audit(project: Project, config: DnsConfig) -> AuditReport:
     return await audit(project, config, authoritative=answering, resolvers=resolvers, now=clock.now())
 
 
-class DnsAuditPanel(Vertical):
+class DnsAuditPanel(ProjectView, Vertical):
     BINDINGS = [
         Binding("r", "rerun", N_("Re-check"), id="dns_audit.rerun"),
         Binding("z", "export_zone", N_("Zone file"), id="dns_audit.zone"),
@@ -118,13 +118,8 @@ class DnsAuditPanel(Vertical):
 
     def __init__(self) -> None:
         super().__init__()
-        translate_bindings(self)
         self.report: AuditReport | None = None
         self.started = False
-
-    @property
-    def mailmig(self) -> MailmigApp:
-        return cast("MailmigApp", self.app)
 
     @property
     def checking(self) -> bool:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -35,11 +35,11 @@ from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD
 from mailmig_tui.core.dns.watch import NO_RECURSION, Observation, ResolverHealth, Snapshot, Watcher
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
-from mailmig_tui.ui.bindings import translate_bindings
+from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import TextDialog
 
 if TYPE_CHECKING:
-    from mailmig_tui.ui.app import MailmigApp
+    pass
 
 INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
 SPARK_POINTS = 24
@@ -104,7 +104,7 @@ class SnapshotReady(Message):
         return isinstance(message, SnapshotReady)
 
 
-class DnsWatchPanel(Vertical):
+class DnsWatchPanel(ProjectView, Vertical):
     BINDINGS = [
         Binding("w", "toggle_watch", N_("Start/stop"), id="dns_watch.toggle"),
         Binding("space", "toggle_pause", N_("Pause"), id="dns_watch.pause"),
@@ -125,7 +125,6 @@ class DnsWatchPanel(Vertical):
 
     def __init__(self) -> None:
         super().__init__()
-        translate_bindings(self)
         self.watcher: Watcher | None = None
         self.snapshot: Snapshot | None = None
         self.state = "stopped"  # stopped / watching / paused
@@ -137,10 +136,6 @@ class DnsWatchPanel(Vertical):
         self.sweeps = 0
         self._last_sweep: float | None = None
         self._nudge = asyncio.Event()
-
-    @property
-    def mailmig(self) -> MailmigApp:
-        return cast("MailmigApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="watch-status")
