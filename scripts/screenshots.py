@@ -59,7 +59,7 @@ async def shoot_dns() -> list[Path]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from mailmig_tui.core import clock
-    from mailmig_tui.lab.dns import PREFIX, DnsLab, lab_project
+    from mailmig_tui.lab.dns import DnsLab, lab_project
     from mailmig_tui.ui.widgets.dns_audit import DnsAuditPanel
     from mailmig_tui.ui.widgets.dns_watch import DnsWatchPanel
 
