@@ -181,3 +181,39 @@ async def test_switching_language_saves_it_and_restarts_in_place(demo_path: Path
         await pilot.pause()
     assert app.return_value == ("restart", "zh_CN", "accounts")
     assert load_project(demo_path).language == "zh_CN"
+
+
+async def test_import_users_csv_from_the_tui(demo_path: Path, frozen_clock: datetime, tmp_path: Path,
+                                             monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from mailmig_tui.core import credentials
+    from mailmig_tui.ui.widgets.dialogs import InfoDialog
+
+    monkeypatch.setenv("MAILMIG_CREDENTIALS_FILE", str(tmp_path / "creds.enc"))
+    monkeypatch.setenv("MAILMIG_PASSPHRASE", "correct horse")
+    monkeypatch.setattr(credentials, "_session", {})
+    csv_path = tmp_path / "users.csv"
+    csv_path.write_text("email,old_password,display_name\nnew.one@corp.example,S3cret-1,New One\n"
+                        "broken-row,,\nli.na@corp.example,S3cret-2,李娜\n", encoding="utf-8")
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]", "i")
+        assert isinstance(app.screen, FormDialog)
+        app.screen.query_one("#field-path", Input).value = str(csv_path)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InfoDialog)  # the bad row, by line number
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if any(u.email == "new.one@corp.example" for u in load_project(demo_path).users):
+                break
+    project = load_project(demo_path)
+    assert project.user("new.one@corp.example").display_name == "New One"
+    text = demo_path.read_text(encoding="utf-8")
+    assert "S3cret" not in text
+    assert b"S3cret" not in (tmp_path / "creds.enc").read_bytes()
+    monkeypatch.setattr(credentials, "_session", {})
+    creds = credentials.open_credentials(credentials.env_passphrase_prompt)
+    assert creds.get("corp.example", "old", "new.one@corp.example") == "S3cret-1"

@@ -145,7 +145,9 @@ class AccountsScreen(PhaseScreen):
     HELP = N_(
         "# 4. Account sync\n\n"
         "Create the same users on the new platform, hand out passwords privately, and copy mail across.\n\n"
-        "Tabs: **Checklist**; **Users** (old and new logins of every user).\n"
+        "Tabs: **Checklist**; **Users** (old and new logins of every user; **i** imports a CSV of users and "
+        "passwords, like `mailmig users import`: bad rows are listed by line and skipped only if you agree; "
+        "passwords go to the credential store, never to the project file).\n"
     )
 
     def extra_panes(self) -> ComposeResult:

@@ -51,7 +51,6 @@ from mailmig_tui.core.credentials import (
     PassphrasePrompt,
     default_file_path,
     describe_backend,
-    env_passphrase_prompt,
     needs_passphrase,
     open_credentials,
 )
@@ -59,7 +58,8 @@ from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.project_view import ProjectView
-from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, Field, FormDialog
+from mailmig_tui.ui.widgets.dialogs import ConfirmDialog
+from mailmig_tui.ui.widgets.passphrase import prompt_for, tilde, with_passphrase
 
 if TYPE_CHECKING:
     pass
@@ -220,11 +220,6 @@ def duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def tilde(path: Path | str) -> str:
-    text, home = str(path), str(Path.home())
-    return "~" + text[len(home):] if home not in ("", "/") and (text == home or text.startswith(home + "/")) else text
 
 
 def _cell(value: str | Text, width: int, *, right: bool = False, lead: bool = True, style: str = "") -> Text:
@@ -640,27 +635,7 @@ class BackupPanel(ProjectView, Vertical):
         self.refresh_view()
 
     def _with_passphrase(self, then: Callable[[str | None], None]) -> None:
-        """Run `then(passphrase)`, asking for the passphrase first if the encrypted store needs it."""
-        if not needs_passphrase():
-            then(None)
-            return
-        path = default_file_path()
-        new = not path.exists()
-        fields = [Field("passphrase", _("Passphrase"), password=True,
-                        validate=lambda v: None if v else _("type the passphrase"))]
-        if new:
-            fields.append(Field("repeat", _("Repeat the passphrase"), password=True))
-
-        def done(values: dict[str, str] | None) -> None:
-            if not values:
-                return
-            if new and values["passphrase"] != values["repeat"]:
-                self.app.notify(_("the two passphrases differ"), severity="error")
-                return
-            then(values["passphrase"])
-
-        title = _("Unlock the credential file {path}").format(path=tilde(path))
-        self.app.push_screen(FormDialog(title, fields, submit=_("Unlock")), done)
+        with_passphrase(self.app, then)
 
     def action_start(self) -> None:
         if self.worker_running:
@@ -683,7 +658,7 @@ class BackupPanel(ProjectView, Vertical):
         self.paused = self.stopping = self.resumable = False
         self.problem = ""
         self.worker_running = True
-        self.run_worker(partial(self._backup_work, store, project, options, self.controls, _prompt(passphrase)),
+        self.run_worker(partial(self._backup_work, store, project, options, self.controls, prompt_for(passphrase)),
                         name=_("Backup"), group="backup", thread=True, exclusive=True, exit_on_error=False)
         if self._timer:
             self._timer.resume()
@@ -751,7 +726,7 @@ class BackupPanel(ProjectView, Vertical):
         self.paused = self.stopping = False
         self.problem = ""
         self.worker_running = True
-        self.run_worker(partial(self._verify_work, project, default_dest(store.path, project), _prompt(passphrase),
+        self.run_worker(partial(self._verify_work, project, default_dest(store.path, project), prompt_for(passphrase),
                                 self._verify_stop),
                         name=_("Verify"), group="backup", thread=True, exclusive=True, exit_on_error=False)
         if self._timer:
@@ -811,8 +786,3 @@ class BackupPanel(ProjectView, Vertical):
             ok=summary.users_ok, failed=summary.users_failed, stopped=summary.users_cancelled,
             messages=f"{summary.messages:,}"), title=_("Backup"),
             severity="error" if summary.users_failed else "information")
-
-
-def _prompt(passphrase: str | None) -> PassphrasePrompt:
-    """The passphrase typed in the dialog, else MAILMIG_PASSPHRASE (never the terminal: the TUI owns it)."""
-    return (lambda _new: passphrase) if passphrase else env_passphrase_prompt
