@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,7 +23,8 @@ from pathlib import Path
 
 MAIL_USER = "mail"  # Dovecot refuses to run mail processes as root
 MASTER_USER = "admin"
-MASTER_PASSWORD = "master-secret"
+# A fresh master password for every lab process: nothing guessable listens, even on loopback.
+MASTER_PASSWORD = secrets.token_urlsafe(12)
 
 
 def dovecot_binary() -> str | None:
