@@ -98,7 +98,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def cmd_notices(args: argparse.Namespace) -> int:
     project = load_project(args.project)
-    folder = args.dir or args.project.absolute().parent / "notices"
+    folder = args.dir or notices.default_folder(args.project)
     try:
         written = notices.export_all(project, folder)
     except OSError as exc:

@@ -125,6 +125,11 @@ def to_eml(project: Project, notice: Notice) -> bytes:
     return message.as_bytes()
 
 
+def default_folder(project_path: Path) -> Path:
+    """Where notices are exported unless told otherwise: `notices/` beside the project file."""
+    return project_path.absolute().parent / "notices"
+
+
 def export_all(project: Project, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []

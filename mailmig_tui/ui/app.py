@@ -131,7 +131,7 @@ class MailmigApp(App[Any]):
     def action_export_notices(self) -> None:
         from mailmig_tui.core import notices
 
-        folder = self.store.path.parent / "notices"
+        folder = notices.default_folder(self.store.path)
         try:
             written = notices.export_all(self.store.project, folder)
         except OSError as exc:

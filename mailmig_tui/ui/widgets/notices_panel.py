@@ -78,10 +78,4 @@ class NoticesPanel(ProjectView, Vertical):
             self.mailmig.mutate(lambda p: p.notices.pop(kind, None))
 
     def action_export(self) -> None:
-        folder = self.mailmig.store.path.parent / "notices"
-        try:
-            written = notices.export_all(self.project, folder)
-        except OSError as exc:
-            self.app.notify(_("Cannot write notices to {dir}: {error}").format(dir=folder, error=exc.strerror), severity="error")
-            return
-        self.app.notify(_("Exported {n} notices to {dir}").format(n=len(written), dir=folder), title=_("Notices"))
+        self.mailmig.action_export_notices()

@@ -5,7 +5,7 @@ Runs against the loopback lab only (NSD + Unbound on 127.0.53.x, see mailmig_tui
 records audited for the lab project. Targets: a sweep well under 2 s even with the dead resolver, and
 under 2% of one core while watching at the default interval.
 
-    python bench/dns.py [--sweeps 10] [--window 60]
+    python bench/dns_watch.py [--sweeps 10] [--window 60]
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-# This file is named dns.py: drop its folder from the path so `import dns` finds dnspython, not us.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mailmig_tui.core.dns.config import DnsConfig, Server  # noqa: E402
-from mailmig_tui.core.dns.records import derive_targets  # noqa: E402
-from mailmig_tui.core.dns.watch import Watcher  # noqa: E402
-from mailmig_tui.lab.dns import DnsLab, lab_project  # noqa: E402
+from mailmig_tui.core.dns.config import DnsConfig, Server
+from mailmig_tui.core.dns.records import derive_targets
+from mailmig_tui.core.dns.watch import Watcher
+from mailmig_tui.lab.dns import DnsLab, lab_project
 
 
 def make_watcher(lab: DnsLab, names: list[str], interval: float) -> Watcher:
