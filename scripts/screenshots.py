@@ -60,8 +60,8 @@ async def shoot_dns() -> list[Path]:
 
     from mailmig_tui.core import clock
     from mailmig_tui.lab.dns import DnsLab, lab_project
-    from mailmig_tui.ui.widgets.dns_audit import DnsAuditPanel
-    from mailmig_tui.ui.widgets.dns_watch import DnsWatchPanel
+    from mailmig_tui.ui.phases.dns.audit import DnsAuditPanel
+    from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 
     if not shutil.which("nsd") or not shutil.which("unbound"):
         print("nsd/unbound not installed (scripts/install-system-packages.sh): no DNS screenshots")
@@ -113,7 +113,7 @@ async def shoot_dns() -> list[Path]:
 async def shoot_backup(stage: str) -> Path:
     """The Backup tab mid-run or after verify: a fixed sequence of engine events, no mail server."""
     from mailmig_tui.ui import backup_sample
-    from mailmig_tui.ui.widgets.backup_panel import BackupPanel
+    from mailmig_tui.ui.phases.backup.panel import BackupPanel
 
     set_language("en")
     with tempfile.TemporaryDirectory() as folder:

@@ -18,7 +18,7 @@ from mailmig_tui.core.project_factory import demo_project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui import backup_sample
 from mailmig_tui.ui.app import MailmigApp
-from mailmig_tui.ui.widgets.backup_panel import BackupPanel
+from mailmig_tui.ui.phases.backup.panel import BackupPanel
 from tests.conftest import FIXED_NOW
 
 

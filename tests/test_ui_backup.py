@@ -24,7 +24,7 @@ from mailmig_tui.core.backup.verify import UserCheck
 from mailmig_tui.core.project_factory import demo_project
 from mailmig_tui.core.store import ProjectStore, load_project
 from mailmig_tui.ui.app import MailmigApp
-from mailmig_tui.ui.widgets.backup_panel import BackupPanel, EventBuffer, text_bar
+from mailmig_tui.ui.phases.backup.panel import BackupPanel, EventBuffer, text_bar
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, FormDialog
 from tests.backup_helpers import PASSPHRASE, make_project
 

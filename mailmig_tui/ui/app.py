@@ -21,9 +21,9 @@ from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.bindings import translate_bindings
 from mailmig_tui.ui.commands import MigrationCommands
 from mailmig_tui.ui.help import HelpScreen, key_table
+from mailmig_tui.ui.phases import PHASE_SCREENS
 from mailmig_tui.ui.screens.base import MailmigScreen
 from mailmig_tui.ui.screens.dashboard import DashboardScreen
-from mailmig_tui.ui.screens.phases import PHASE_SCREENS
 from mailmig_tui.ui.widgets.checklist import ChecklistPanel
 
 T = TypeVar("T")

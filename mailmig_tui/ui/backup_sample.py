@@ -98,7 +98,7 @@ def events(stage: str) -> list[tuple[float, Any]]:
 
 
 def verify_events() -> list[Any]:
-    from mailmig_tui.ui.widgets.backup_panel import VerifyFinished, VerifyStarted
+    from mailmig_tui.ui.phases.backup.panel import VerifyFinished, VerifyStarted
 
     emails = tuple(_email(u) for u in MAILBOXES)
     checks = [UserCheck(_email(u), folders=max(f, 1), on_server=m, archived=m) for u, (f, m, _b) in MAILBOXES.items()]
@@ -114,7 +114,7 @@ def show(panel: Any, stage: str) -> None:
     """Put the Backup tab (a BackupPanel) in the state `stage` with a fake clock."""
     moment = [1000.0]
     panel.clock = lambda: moment[0]
-    from mailmig_tui.ui.widgets.backup_panel import CredentialsReady
+    from mailmig_tui.ui.phases.backup.panel import CredentialsReady
 
     panel.apply_event(CredentialsReady(_("encrypted file {path}").format(path="~/.local/share/mailmig/credentials.enc")))
     for at, event in events(stage):

@@ -21,9 +21,9 @@ from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.lab.dns import DnsLab
 from mailmig_tui.ui.app import MailmigApp
+from mailmig_tui.ui.phases.dns.audit import DnsAuditPanel
+from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 from mailmig_tui.ui.widgets.dialogs import InfoDialog
-from mailmig_tui.ui.widgets.dns_audit import DnsAuditPanel
-from mailmig_tui.ui.widgets.dns_watch import DnsWatchPanel
 from tests.dns.conftest import write_project
 
 pytestmark = pytest.mark.lab

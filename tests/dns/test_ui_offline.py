@@ -19,8 +19,8 @@ from textual.widgets import DataTable, Static
 from mailmig_tui.core.project_factory import demo_project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.app import MailmigApp
-from mailmig_tui.ui.widgets.dns_audit import DnsAuditPanel
-from mailmig_tui.ui.widgets.dns_watch import DnsWatchPanel
+from mailmig_tui.ui.phases.dns.audit import DnsAuditPanel
+from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 
 SIZE = (80, 24)
 

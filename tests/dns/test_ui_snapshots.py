@@ -19,8 +19,8 @@ from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.lab.dns import lab_project
 from mailmig_tui.ui.app import MailmigApp
-from mailmig_tui.ui.widgets import dns_audit
-from mailmig_tui.ui.widgets.dns_watch import DnsWatchPanel
+from mailmig_tui.ui.phases.dns import audit as dns_audit
+from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 from tests.dns.samples import POLICY, config, sample_report, sample_snapshot
 
 

@@ -33,136 +33,35 @@ from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.imapclient import seq_to_parenstr_upper
 from imapclient.response_parser import parse_fetch_response
 
-from mailmig_tui.core.backup.fetch import FetchFailed, Meta, stream_fetch, uid_set
-from mailmig_tui.core.backup.imap import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.backup.index import FolderRow, Index, Row
 from mailmig_tui.core.backup.maildir import HashingWriter, MaildirFolder, header_block, syncfs
 from mailmig_tui.core.backup.names import folder_dirname, user_dirname
 from mailmig_tui.core.credentials import Credentials
 from mailmig_tui.core.errors import CredentialError, MailmigError
 from mailmig_tui.core.i18n import _
+from mailmig_tui.core.imap.fetch import FetchFailed, Meta, stream_fetch, uid_set
+from mailmig_tui.core.imap.session import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.model import Project, User
+from mailmig_tui.core.runs import Cancelled as _Cancelled
+from mailmig_tui.core.runs import (
+    Controls,
+    FolderStarted,
+    Progress,
+    Retrying,
+    RunStarted,
+    RunSummary,
+    UserDone,
+    UserPlanned,
+    UserStarted,
+)
 
 INDEX_NAME = "index.sqlite"
 USERS_DIR = "users"
 MANIFEST_NAME = "mailmig-folders.json"
 
 
-# --- events: small, frozen, cheap ---------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class RunStarted:
-    users: tuple[str, ...]
-    dest: str
-    workers: int
-
-
-@dataclass(frozen=True, slots=True)
-class UserStarted:
-    user: str
-
-
-@dataclass(frozen=True, slots=True)
-class UserPlanned:
-    """After the user's folders are scanned: what this run still has to fetch."""
-
-    user: str
-    folders: int
-    messages: int
-    bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class FolderStarted:
-    user: str
-    folder: str
-    messages: int  # to fetch in this folder
-    bytes: int
-    on_server: int
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Messages and bytes just made durable (deltas; add them up)."""
-
-    user: str
-    folder: str
-    messages: int
-    bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Retrying:
-    user: str
-    reason: str
-    attempt: int
-    delay: float
-
-
-@dataclass(frozen=True, slots=True)
-class UserDone:
-    user: str
-    state: str  # done | failed | cancelled
-    messages: int
-    bytes: int
-    seconds: float
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    users_ok: int
-    users_failed: int
-    users_cancelled: int
-    messages: int
-    bytes: int
-    seconds: float
-    errors: tuple[tuple[str, str], ...]
-    dest: str
-
-    @property
-    def messages_per_second(self) -> float:
-        return self.messages / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def megabytes_per_second(self) -> float:
-        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
-
-
-Event = RunStarted | UserStarted | UserPlanned | FolderStarted | Progress | Retrying | UserDone | RunSummary
-
-
 # FetchFailed too: a NO to a FETCH usually means the folder changed under us; a rescan fixes that.
 RETRYABLE: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, FetchFailed)
-
-
-class Controls:
-    """Pause, resume and cancel a running engine from any thread (the TUI's buttons, the CLI's Ctrl-C)."""
-
-    def __init__(self) -> None:
-        self.cancelled = threading.Event()
-        self.running = threading.Event()
-        self.running.set()
-
-    def pause(self) -> None:
-        self.running.clear()
-
-    def resume(self) -> None:
-        self.running.set()
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-        self.running.set()  # wake paused workers so they can stop
-
-    def checkpoint(self) -> None:
-        """Called by workers between batches: blocks while paused, raises if cancelled."""
-        self.running.wait()
-        if self.cancelled.is_set():
-            raise _Cancelled
-
-
-class _Cancelled(Exception):
-    pass
 
 
 @dataclass

@@ -20,10 +20,10 @@ from mailmig_tui.core.backup.engine import (
     login_specs,
     select_users,
 )
-from mailmig_tui.core.backup.imap import FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.backup.index import Index
 from mailmig_tui.core.credentials import Credentials
 from mailmig_tui.core.i18n import _
+from mailmig_tui.core.imap.session import FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.model import Project
 
 
