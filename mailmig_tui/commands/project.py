@@ -1,4 +1,4 @@
-"""Project commands: new, demo, status, presets, notices."""
+"""Project commands: new, demo, status, presets."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mailmig_tui.commands.output import Reporter
-from mailmig_tui.core import dashboard, notices
-from mailmig_tui.core.errors import ProjectFileError
+from mailmig_tui.core import dashboard
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.presets import preset_names, preset_provider
 from mailmig_tui.core.project_factory import create_demo, new_project, project_filename
@@ -37,11 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("presets", help=_("list the provider presets"))
     p.set_defaults(func=cmd_presets)
-
-    p = sub.add_parser("notices", help=_("export the staff notices as .eml files"))
-    p.add_argument("project", type=Path)
-    p.add_argument("--dir", type=Path, default=None, help=_("where to write them (default: beside the project)"))
-    p.set_defaults(func=cmd_notices)
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -93,17 +86,4 @@ def cmd_presets(args: argparse.Namespace) -> int:
         provider = preset_provider(name, "corp.example")
         print(f"{name:<18} {provider.name}")
         print(f"{'':<18} IMAP {provider.imap.describe()}  SMTP {provider.smtp.describe()}")
-    return 0
-
-
-def cmd_notices(args: argparse.Namespace) -> int:
-    project = load_project(args.project)
-    folder = args.dir or notices.default_folder(args.project)
-    try:
-        written = notices.export_all(project, folder)
-    except OSError as exc:
-        raise ProjectFileError(_("Cannot write notices to {dir}: {error}").format(dir=folder, error=exc.strerror)) from None
-    reporter = Reporter()
-    for path in written:
-        reporter.event("notice", str(path))
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 
 from mailmig_tui.core.i18n import N_, _
-from mailmig_tui.core.model import Project, now
+from mailmig_tui.core.model import Project, User, now
 from mailmig_tui.core.plan import fmt
 
 NOTICE_KINDS = ("announcement", "cutover_reminder", "go_live")
@@ -102,10 +102,22 @@ def placeholders(project: Project) -> dict[str, str]:
     return values
 
 
-def render(project: Project, kind: str, template: str | None = None) -> Notice:
-    text = Template(template if template is not None else template_for(project, kind)).safe_substitute(
-        placeholders(project)
-    )
+# Filled per recipient when a notice is sent by mail (`mailmig notices send`); in an exported .eml or
+# the preview they stay as they are, for the sender to fill.
+USER_PLACEHOLDERS = ("name", "email", "new_login", "old_login", "department")
+
+
+def user_placeholders(user: User) -> dict[str, str]:
+    return {"name": user.display_name or user.email.split("@")[0], "email": user.email,
+            "new_login": user.effective_new_login, "old_login": user.effective_old_login,
+            "department": user.department}
+
+
+def render(project: Project, kind: str, template: str | None = None, user: User | None = None) -> Notice:
+    values = placeholders(project)
+    if user is not None:
+        values.update(user_placeholders(user))
+    text = Template(template if template is not None else template_for(project, kind)).safe_substitute(values)
     subject, body = "", text
     first, _sep, rest = text.partition("\n")
     if first.lower().startswith("subject:"):
