@@ -58,11 +58,17 @@ def install(folder: Path, hook: Callable[[int, Step, str], None]) -> Callable[[]
     """Wrap the os step functions; `hook(index, step, "before"|"after")` runs around each step that
     touches `folder` (the folder itself or a file directly in it). Returns an undo function."""
     folder_s = os.path.realpath(folder)
-    originals = {name: getattr(os, name) for name in STEP_FUNCTIONS}
-    count = [0]
 
     def concerns(step: Step) -> bool:
         return any(p == folder_s or os.path.dirname(p) == folder_s for p in (step.path, step.target) if p)
+
+    return install_matching(concerns, hook)
+
+
+def install_matching(concerns: Callable[[Step], bool], hook: Callable[[int, Step, str], None]) -> Callable[[], None]:
+    """Like `install`, for the steps `concerns(step)` picks (e.g. every rename into a Maildir cur/)."""
+    originals = {name: getattr(os, name) for name in STEP_FUNCTIONS}
+    count = [0]
 
     def wrap(name: str) -> Callable[..., object]:
         real = originals[name]
