@@ -59,11 +59,12 @@ async def shoot_dns() -> list[Path]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from mailmig_tui.core import clock
-    from mailmig_tui.lab.dns import DnsLab, lab_project
+    from mailmig_tui.lab.dns import TOOLS, DnsLab, lab_project
+    from mailmig_tui.lab.tools import missing_tools
     from mailmig_tui.ui.phases.dns.audit import DnsAuditPanel
     from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 
-    if not shutil.which("nsd") or not shutil.which("unbound"):
+    if missing_tools(*TOOLS):
         print("nsd/unbound not installed (scripts/install-system-packages.sh): no DNS screenshots")
         return []
     set_language("en")

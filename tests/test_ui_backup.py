@@ -370,9 +370,11 @@ async def test_idle_keys_and_columns_fit_80_columns(demo_path: Path, frozen_cloc
         assert not panel.worker_running and not isinstance(app.screen, ConfirmDialog)
 
 
-@pytest.mark.skipif(__import__("shutil").which("tmux") is None, reason="tmux is not installed")
 def test_backup_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
+    from tests.servers import require_tools
     from tests.test_terminal_colours import colour_codes, is_grey, plain, run_in_tmux
+
+    require_tools("tmux")
 
     screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, ["2", "]"])
     assert not {c for c in colour_codes(screen) if not is_grey(c)}
