@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.lab",
     "mailmig_tui.commands.notices",
     "mailmig_tui.commands.golive",
+    "mailmig_tui.commands.handbook",
+    "mailmig_tui.commands.monitor",
 ]
 
 
