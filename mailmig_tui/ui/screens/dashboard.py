@@ -126,8 +126,18 @@ class DashboardScreen(MailmigScreen):
         phase = self.selected_phase()
         statuses = list(PhaseStatus)
 
+        following = statuses[(statuses.index(self.project.phases[phase]) + 1) % len(statuses)]
+        if phase == Phase.GO_LIVE and following == PhaseStatus.DONE:
+            from mailmig_tui.core.golive import gate_passed
+
+            if not gate_passed(self.project)[0]:
+                # Go-live is done only through the gate, or an override that records who and why.
+                self.app.notify(_("The go-live gate is not passing: open Go-live → Gate to check it, or to mark "
+                                  "go-live done with a recorded override (d)."), title=_("Go-live"), severity="warning")
+                following = statuses[(statuses.index(following) + 1) % len(statuses)]
+
         def change(project: Project) -> None:
-            new = statuses[(statuses.index(project.phases[phase]) + 1) % len(statuses)]
+            new = following
             project.phases[phase] = new
             project.log(_("set {phase} to {status}").format(phase=phase.label, status=new.label))
 
