@@ -86,9 +86,9 @@ class MailLab:
     state: dict[str, Any] = field(default_factory=dict)  # the zone options last applied
 
     @classmethod
-    def create(cls, root: Path, domain: str = DOMAIN, prefix: str = PREFIX) -> MailLab:
+    def create(cls, root: Path, domain: str = DOMAIN, prefix: str = PREFIX, **imap_options: Any) -> MailLab:
         root = root.absolute()
-        imap = Lab.create(root)
+        imap = Lab.create(root, **imap_options)
         check_traversable(root)
         dkim = OpenDkimInstance(root / "opendkim", domain)
         dkim.write_config()
