@@ -103,6 +103,9 @@ class CopyOptions:
     max_attempts: int = 6
     backoff: float = 0.5
     timeout: float = 60.0
+    # Source messages with these contents are left out (the rollback's reverse copy: what the forward copy
+    # put on the new side is already on the old side).
+    skip_sha256: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,6 +590,8 @@ class _UserJob:
                 body = bodies.get(m.uid)
                 if body is None:
                     continue  # expunged meanwhile, or an archive file that failed its checksum (reported)
+                if body.sha256 in self.opt.skip_sha256:
+                    continue
                 if pool.get(body.sha256):
                     row = pool[body.sha256].pop(0)
                     rekeys.append((row, s_uidv, m.uid))
