@@ -16,8 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from mailmig_tui.core import checklist
 from mailmig_tui.core.credentials import EncryptedFileBackend
 from mailmig_tui.core.errors import ProjectLockedError
 from mailmig_tui.core.store import ProjectStore, load_project
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MAILMIG_LANG": "en"}
@@ -41,14 +41,6 @@ print("holding", flush=True)
 sys.stdin.readline()
 store.close()
 """
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def process_state(pid: int) -> str:

@@ -376,7 +376,8 @@ def test_backup_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
 
     require_tools("tmux")
 
-    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, ["2", "]"])
+    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"},
+                         [("2", "— Backup"), ("]", "Credentials:")])
     assert not {c for c in colour_codes(screen) if not is_grey(c)}
     text = plain(screen)
     assert "○ idle" in text and "Back up" in text and "Verify" in text and "Credentials:" in text
