@@ -97,8 +97,8 @@ async def test_audit_shows_checking_and_can_be_cancelled(tmp_path: Path, silent:
         await wait_for(pilot, lambda: audit.checking and "checking the records" in text_of(app, "#audit-status"))
         assert audit.check_action("cancel", ()) is True  # Esc shows in the footer only while checking
         await pilot.press("escape")
-        # cancelled well before the 5 s timeout: the deadline says "promptly", not "on a fast machine"
-        await wait_for(pilot, lambda: not audit.checking and "cancelled" in text_of(app, "#audit-status"), deadline=4)
+        # "cancelled", not the 5 s timeout's outcome: the status tells them apart, so no tight deadline
+        await wait_for(pilot, lambda: not audit.checking and "cancelled" in text_of(app, "#audit-status"))
     app.store.close()
 
 
