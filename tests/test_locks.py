@@ -145,7 +145,7 @@ def test_backup_exits_4_while_another_backup_holds_the_archive(lab: Any, tmp_pat
     try:
         assert first.stdout is not None
         for line in first.stdout:  # mid-backup by the engine's own account, not by timing
-            if json.loads(line)["event"] in ("progress", "summary"):
+            if json.loads(line)["event"] in ("user_planned", "progress", "summary"):
                 break
         assert first.poll() is None, "the first backup ended before the test could hold it"
         first.send_signal(signal.SIGSTOP)  # it holds the archive and does nothing
