@@ -33,16 +33,8 @@ from mailmig_tui.core.project_factory import demo_project  # noqa: E402
 from mailmig_tui.core.store import ProjectStore  # noqa: E402
 from mailmig_tui.ui.app import MailmigApp  # noqa: E402
 from mailmig_tui.ui.tour import VIEWS  # noqa: E402
-from tests.waiting import wait_for  # noqa: E402
 
 OUT = ROOT / "screenshots"
-
-
-async def settle(pilot: Any) -> None:
-    """Let queued messages and animations (a tab's underline) finish before the picture."""
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause()
 
 
 async def shoot(name: str, keys: tuple[str, ...], language: str = "en") -> Path:
@@ -60,6 +52,13 @@ async def shoot(name: str, keys: tuple[str, ...], language: str = "en") -> Path:
     return Path(target)
 
 
+async def settle(pilot: Any) -> None:
+    """Let queued messages and animations (a tab's underline) finish before the picture."""
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 async def shoot_dns() -> list[Path]:
     """3-dns-audit and 3-dns-propagation, from live sweeps of the DNS lab."""
     import base64
@@ -72,6 +71,7 @@ async def shoot_dns() -> list[Path]:
     from mailmig_tui.lab.tools import missing_tools
     from mailmig_tui.ui.phases.dns.audit import DnsAuditPanel
     from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
+    from tests.waiting import wait_for
 
     if missing_tools(*TOOLS):
         print("nsd/unbound not installed (scripts/install-system-packages.sh): no DNS screenshots")
