@@ -20,6 +20,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,10 +46,17 @@ async def shoot(name: str, keys: tuple[str, ...], language: str = "en") -> Path:
         async with app.run_test(size=(80, 24)) as pilot:
             for key in keys:
                 await pilot.press(key)
-            await pilot.pause(0.3)
+            await settle(pilot)
             target = app.save_screenshot(f"{name}.svg", str(OUT))
         app.store.close()
     return Path(target)
+
+
+async def settle(pilot: Any) -> None:
+    """Let queued messages and animations (a tab's underline) finish before the picture."""
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 async def shoot_dns() -> list[Path]:
@@ -63,6 +71,7 @@ async def shoot_dns() -> list[Path]:
     from mailmig_tui.lab.tools import missing_tools
     from mailmig_tui.ui.phases.dns.audit import DnsAuditPanel
     from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
+    from tests.waiting import wait_for
 
     if missing_tools(*TOOLS):
         print("nsd/unbound not installed (scripts/install-system-packages.sh): no DNS screenshots")
@@ -92,20 +101,18 @@ async def shoot_dns() -> list[Path]:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("3", "]")
             audit = app.screen.query_one(DnsAuditPanel)
-            while audit.report is None or audit.checking:
-                await pilot.pause(0.1)
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: audit.report is not None and not audit.checking, "the DNS audit")
+            await settle(pilot)
             shots.append(Path(app.save_screenshot("3-dns-audit.svg", str(OUT))))
             await pilot.press("]")
             watch = app.screen.query_one(DnsWatchPanel)
-            while watch.snapshot is None:
-                await pilot.pause(0.1)
+            await wait_for(pilot, lambda: watch.snapshot is not None, "the first sweep")
             lab.edit("corp.test", remove=("@ 5 IN MX",), add=(
                 "@ 5 IN MX 10 mx1.newmail.test.", "@ 5 IN MX 20 mx2.newmail.test.",
                 f'mm1._domainkey 5 IN TXT "v=DKIM1; k=rsa; p={dkim}"'))
-            while not (watch.snapshot and 0 < watch.snapshot.percent_new < 100 and not watch.sweeping):
-                await pilot.pause(0.1)
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: watch.snapshot is not None and 0 < watch.snapshot.percent_new < 100
+                           and not watch.sweeping, "a sweep mid-propagation", timeout=60)
+            await settle(pilot)
             shots.append(Path(app.save_screenshot("3-dns-propagation.svg", str(OUT))))
         app.store.close()
     return shots
@@ -126,7 +133,7 @@ async def shoot_backup(stage: str) -> Path:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("2", "]")
             backup_sample.show(app.screen.query_one(BackupPanel), stage)
-            await pilot.pause(0.3)
+            await settle(pilot)
             target = app.save_screenshot(f"2-backup-{stage}.svg", str(OUT))
         app.store.close()
     return Path(target)

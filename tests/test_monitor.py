@@ -4,7 +4,6 @@ dead port, a wrong password; the CLI's exit codes and the history kept beside th
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +26,8 @@ from mailmig_tui.core.project_factory import new_project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.lab.dovecot import Lab, dovecot_binary, free_port
 from tests.backup_helpers import credentials, run_cli
+from tests.servers import missing_server
+from tests.waiting import wait_for
 
 CANARY = "canary@corp.example"
 NO_DNS = DnsConfig(resolvers=[], authoritative=[])
@@ -51,9 +52,7 @@ def _certificate(folder: Path, not_after: datetime) -> str:
 @pytest.fixture(scope="module")
 def health_lab() -> Iterator[Lab]:
     if dovecot_binary() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("dovecot is not installed (scripts/install-system-packages.sh installs it)")
-        pytest.skip("dovecot is not installed")
+        missing_server("dovecot")  # skips here, fails under CI=true
     root = Path(tempfile.mkdtemp(prefix="mailmig-monitor-"))
     root.chmod(0o711)
     now = datetime.now(UTC)
@@ -206,10 +205,7 @@ async def test_health_tab_runs_the_checks_in_a_worker(project_path: Path, tmp_pa
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("7", "]", "]")
         panel = app.screen.query_one(HealthPanel)
-        for _ in range(600):
-            if panel.results and not panel.running:
-                break
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: panel.results and not panel.running, "the health checks")
         keys = {r.key: r.status for r in panel.results}
         assert keys["imap"] == OK and keys["tls:imap"] == WARN and keys["stragglers"] in (OK, WARN)
         # DNS cannot be asked here (no servers in reach of this project): unknown, never ok.

@@ -115,9 +115,16 @@ def test_cli_new_status_and_exit_codes(tmp_path: Path) -> None:
         assert command in help_text
 
 
-def test_cli_chinese(tmp_path: Path) -> None:
-    result = run_cli("--lang", "zh_CN", "status", str(tmp_path / "nope.mailmig.toml"))
+def test_cli_prints_chinese_with_lang_zh_cn(tmp_path: Path, demo_path: Path) -> None:
+    missing = tmp_path / "nope.mailmig.toml"
+    result = run_cli("--lang", "zh_CN", "status", str(missing))
     assert result.returncode == 3
+    assert f"{missing}：项目文件不存在" in result.stderr, result.stderr
+    assert "no such project file" not in result.stderr
+    result = run_cli("--lang", "zh_CN", "status", str(demo_path))
+    assert result.returncode == 0, result.stderr
+    assert "个用户" in result.stdout and "1. 准备工作" in result.stdout and "未开始" in result.stdout
+    assert "Preparation" not in result.stdout and "not started" not in result.stdout
 
 
 def test_cli_demo_no_open_and_notices(tmp_path: Path) -> None:

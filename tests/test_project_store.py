@@ -8,8 +8,10 @@ import sys
 import tomllib
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +20,7 @@ from mailmig_tui.core.errors import ProjectChangedOnDiskError, ProjectFileError,
 from mailmig_tui.core.model import ChecklistItem, Project, User
 from mailmig_tui.core.phases import Phase, PhaseStatus
 from mailmig_tui.core.project_factory import new_project
-from mailmig_tui.core.store import ProjectStore, dump_project, load_project, parse_project_text
+from mailmig_tui.core.store import ProjectStore, dump_project, format_key_path, load_project, parse_project_text
 
 text_st = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
 aware_dt = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
@@ -57,18 +59,53 @@ def test_save_load_round_trip(project: Project) -> None:
     assert dump_project(again) == text
 
 
-def test_unknown_keys_from_a_newer_version_are_kept(demo_path: Path) -> None:
-    text = demo_path.read_text()
-    text = text.replace("[old_provider]\n", "[old_provider]\nfuture_flag = true\n", 1)
-    text += '\n[future_section]\nanswer = 42\n'
-    text = text.replace('id = "prep-ttl"\n', 'id = "prep-ttl"\nreviewer = "li.na"\n', 1)
-    demo_path.write_text(text)
-    with ProjectStore.open(demo_path) as store:
-        store.update(lambda p: checklist.toggle(p, "prep-announce"))
+def _inject_unknown_keys(node: Any, path: tuple[str | int, ...], into: list[tuple[str | int, ...]]) -> None:
+    """Put a key this version does not know into every table and every list item under `node`."""
+    if isinstance(node, dict):
+        if path == ("notices",):
+            node["x_future_notice"] = "a template from a newer version"  # notices hold strings only
+        elif path != ("phases",):  # an unknown phase is refused with line and key, by design
+            node["x_future"] = {"at": format_key_path(path) or "top", "numbers": [1, 2]}
+        into.append(path)
+        for key, value in list(node.items()):
+            if not key.startswith("x_future"):
+                _inject_unknown_keys(value, (*path, key), into)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _inject_unknown_keys(value, (*path, i), into)
+
+
+def _at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def test_unknown_keys_in_every_table_and_list_item_are_kept(demo_path: Path) -> None:
     data = tomllib.loads(demo_path.read_text())
-    assert data["old_provider"]["future_flag"] is True
-    assert data["future_section"] == {"answer": 42}
-    assert next(c for c in data["checklist"] if c["id"] == "prep-ttl")["reviewer"] == "li.na"
+    data["old_provider"].setdefault("auth", {})  # every table the model has, even optional ones
+    data.setdefault("notices", {})
+    data["new_provider"]["mx"][0]["x_note"] = "an MX entry key from a newer version"
+    tables: list[tuple[str | int, ...]] = []
+    _inject_unknown_keys(data, (), tables)
+    data["x_future_section"] = {"answer": 42, "nested": {"deep": True}}
+    demo_path.write_text(tomli_w.dumps(data))
+    # one of each table and list-item type of the model
+    for must in [(), ("old_provider",), ("old_provider", "imap"), ("old_provider", "smtp"), ("old_provider", "limits"),
+                 ("old_provider", "auth"), ("old_provider", "mx", 0), ("new_provider", "mx", 2), ("plan",),
+                 ("notices",), ("users", 0), ("users", 9), ("checklist", 0), ("events", 0)]:
+        assert must in tables, must
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-announce"), log="a change, so the file is rewritten")
+    saved = tomllib.loads(demo_path.read_text())
+    assert saved != data  # it was rewritten
+    for path in tables:
+        if path == ("notices",):
+            assert saved["notices"]["x_future_notice"] == "a template from a newer version"
+        elif path != ("phases",):
+            assert _at(saved, path).get("x_future") == _at(data, path)["x_future"], f"lost at {format_key_path(path)}"
+    assert saved["new_provider"]["mx"][0]["x_note"] == "an MX entry key from a newer version"
+    assert saved["x_future_section"] == {"answer": 42, "nested": {"deep": True}}
 
 
 @pytest.mark.parametrize(("mutation", "expected"), [

@@ -132,3 +132,60 @@ def test_a_kill_at_any_step_leaves_the_old_or_the_new_file_whole(tmp_path: Path,
         with ProjectStore.open(path) as store:
             assert not store.readonly
     assert outcomes == {False, True}, "the kills must land both before and after the rename"
+
+
+# --- the credential file: the same promise, for the passwords ----------------------------------------
+
+
+def test_credential_file_save_is_atomic_and_durable(tmp_path: Path) -> None:
+    from mailmig_tui.core.credentials import EncryptedFileBackend
+
+    path = Path(os.path.realpath(tmp_path)) / "creds.enc"
+    EncryptedFileBackend(path, "pp").set("svc", "alice", "s1")
+    with record_steps(path.parent) as steps:
+        EncryptedFileBackend(path, "pp").set("svc", "bob", "s2")
+    renames = [s for s in steps if s.name in ("replace", "rename") and s.target == str(path)]
+    assert len(renames) == 1, [str(s) for s in steps]
+    temp = renames[0].path
+    assert os.path.dirname(temp) == str(path.parent)
+    at = steps.index(renames[0])
+    assert any(s.name in ("fsync", "fdatasync") and s.path == temp for s in steps[:at]), [str(s) for s in steps]
+    assert any(s.name == "fsync" and s.path == str(path.parent) for s in steps[at + 1:]), \
+        f"the folder must be fsynced after the rename: {[str(s) for s in steps]}"
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+CREDENTIAL_CHILD = """
+import sys
+from pathlib import Path
+from mailmig_tui.core.credentials import EncryptedFileBackend
+from tests.durability import kill_in_child
+path, index, when = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+backend = EncryptedFileBackend(path, "pp")
+kill_in_child(path.parent, (index, when))
+backend.set("svc", "bob", "s2")
+print("not killed")
+"""
+
+
+def test_a_kill_at_any_step_of_a_credential_save_loses_no_secret(tmp_path: Path) -> None:
+    from mailmig_tui.core.credentials import EncryptedFileBackend
+
+    reference = tmp_path / "reference" / "creds.enc"
+    reference.parent.mkdir()
+    EncryptedFileBackend(reference, "pp").set("svc", "alice", "s1")
+    with record_steps(reference.parent) as steps:
+        EncryptedFileBackend(reference, "pp").set("svc", "bob", "s2")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    outcomes = set()
+    for n, (index, when) in enumerate(crash_points(steps, both_sides=False)):  # each child derives a key
+        path = tmp_path / f"kill-{n}" / "creds.enc"
+        path.parent.mkdir()
+        EncryptedFileBackend(path, "pp").set("svc", "alice", "s1")
+        child = subprocess.run([sys.executable, "-c", CREDENTIAL_CHILD, str(path), str(index), when],
+                               capture_output=True, text=True, env=env, timeout=60)
+        assert child.returncode == -9, f"{when} {steps[index]}: {child.stdout}{child.stderr}"
+        backend = EncryptedFileBackend(path, "pp")  # readable: not half written
+        assert backend.get("svc", "alice") == "s1", f"a kill {when} {steps[index]} lost a stored secret"
+        outcomes.add(backend.get("svc", "bob"))
+    assert outcomes == {None, "s2"}, "the kills must land both before and after the rename"

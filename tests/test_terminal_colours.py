@@ -6,12 +6,13 @@ import os
 import re
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.servers import require_tools
+from tests.waiting import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -21,26 +22,37 @@ def _tmux() -> None:
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
 
-def run_in_tmux(project: Path, env: dict[str, str], keys: list[str]) -> str:
+def run_in_tmux(project: Path, env: dict[str, str], keys: list[tuple[str, str]]) -> str:
+    """The screen (with escape codes) after pressing each key and waiting until the text it should
+    bring up is on screen and the screen has settled (two captures alike): no fixed sleeps."""
     session = f"mailmig-test-{os.getpid()}"
     socket = f"mailmig-test-{os.getpid()}"
     environment = " ".join(f"{k}={v}" for k, v in env.items())
     command = (f"env {environment} PYTHONPATH={Path(__file__).parents[1]} MAILMIG_OPERATOR=tester "
                f"{sys.executable} -m mailmig_tui {project}; sleep 5")
     subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+
+    def capture(*flags: str) -> str:
+        return subprocess.run(["tmux", "-L", socket, "capture-pane", *flags, "-p", "-t", session],
+                              capture_output=True, text=True).stdout
+
+    def settled(expected: str) -> Callable[[], bool]:
+        last = [""]
+
+        def check() -> bool:
+            screen = capture("-e")
+            alike = screen == last[0]
+            last[0] = screen
+            return expected in plain(screen) and alike
+
+        return check
+
     try:
-        screen = ""
-        for _ in range(100):  # wait until the app has drawn its footer
-            time.sleep(0.1)
-            screen = subprocess.run(["tmux", "-L", socket, "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True).stdout
-            if "palette" in screen:
-                break
-        for key in keys:
+        wait_until(settled("palette"), "the app to draw its footer")
+        for key, expected in keys:
             subprocess.run(["tmux", "-L", socket, "send-keys", "-t", session, key], check=True)
-            time.sleep(0.4)
-        return subprocess.run(["tmux", "-L", socket, "capture-pane", "-e", "-p", "-t", session],
-                              capture_output=True, text=True, check=True).stdout
+            wait_until(settled(expected), f"{expected!r} on screen after pressing {key!r}:\n{capture()}")
+        return capture("-e")
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
 
@@ -68,7 +80,7 @@ def plain(screen: str) -> str:
 
 
 def test_sixteen_colours_only(demo_path: Path) -> None:
-    screen = run_in_tmux(demo_path, {"TEXTUAL_COLOR_SYSTEM": "standard", "TERM": "xterm-256color"}, ["1"])
+    screen = run_in_tmux(demo_path, {"TEXTUAL_COLOR_SYSTEM": "standard", "TERM": "xterm-256color"}, [("1", "Checklist:")])
     codes = colour_codes(screen)
     assert codes, "expected some colour"
     extended = {c for c in codes if c.startswith(("38", "48"))}
@@ -89,7 +101,7 @@ def is_grey(code: str) -> bool:
 
 
 def test_no_color_has_no_colour_and_stays_readable(demo_path: Path) -> None:
-    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, ["1"])
+    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, [("1", "Checklist:")])
     # Textual honours NO_COLOR by rendering in monochrome: greys only, no hue anywhere.
     hues = {c for c in colour_codes(screen) if not is_grey(c)}
     assert not hues, f"colours despite NO_COLOR: {sorted(hues)}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from mailmig_tui.core.store import ProjectStore, load_project
 from mailmig_tui.ui.app import MailmigApp
 from mailmig_tui.ui.phases.backup.panel import BackupPanel, EventBuffer, text_bar
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, FormDialog
-from tests.backup_helpers import PASSPHRASE, make_project
+from tests.backup_helpers import PASSPHRASE, assert_archive_matches_corpus, make_project
 
 SIZE = (80, 24)
 POLLS = 2400  # x 0.05 s: a generous bound; tests end as soon as the condition holds
@@ -107,6 +108,8 @@ async def test_backup_and_verify_from_the_screen(lab: Any, tmp_path: Path) -> No
         dest = tmp_path / "corp.example-backup"
         total = sum(lab.counts[u] for u in users)
         assert len(archived_files(dest)) == total
+        for user in users:
+            assert_archive_matches_corpus(dest, user)  # byte for byte what the corpus generated
         run = load_project(path).sections["backup"]["last_run"]
         assert (run["users"], run["users_ok"], run["users_failed"], run["messages"]) == (2, 2, 0, total)
         assert load_project(path).sections["backup"]["dest"] == str(dest)
@@ -192,6 +195,7 @@ async def test_pause_cancel_and_resume_from_the_screen(lab: Any, tmp_path: Path,
         assert cell(panel, user, "state") == "✓ done"
         assert not panel.resumable
         assert len(archived_files(dest)) == total
+        assert_archive_matches_corpus(dest, user)  # stopped and resumed: still each message once, whole
         run = load_project(path).sections["backup"]["last_run"]
         assert run["users_ok"] == 1 and run["messages"] == total - partial
 
@@ -275,7 +279,9 @@ def test_event_buffer_coalesces_a_flood_and_keeps_order() -> None:
     buffer = EventBuffer()
     threads = _flood(buffer, users)
     drained: list[Any] = []
+    deadline = time.monotonic() + 60
     while any(t.is_alive() for t in threads):
+        assert time.monotonic() < deadline, "the pushing threads did not finish"
         drained += buffer.drain()
     drained += buffer.drain()
     assert buffer.pushed == 4 * 50_003
@@ -378,7 +384,8 @@ def test_backup_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
 
     require_tools("tmux")
 
-    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, ["2", "]"])
+    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"},
+                         [("2", "— Backup"), ("]", "Credentials:")])
     assert not {c for c in colour_codes(screen) if not is_grey(c)}
     text = plain(screen)
     assert "○ idle" in text and "Back up" in text and "Verify" in text and "Credentials:" in text

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 from mailmig_tui.core.store import ProjectStore, load_project
@@ -12,6 +15,7 @@ from mailmig_tui.ui.app import MailmigApp
 from mailmig_tui.ui.help import HelpScreen
 from mailmig_tui.ui.widgets.checklist import ChecklistPanel
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, FormDialog
+from tests.waiting import wait_for
 
 SIZE = (80, 24)
 
@@ -140,15 +144,32 @@ async def test_help_explains_the_screen_in_front(demo_path: Path, frozen_clock: 
         assert not isinstance(app.screen, HelpScreen)
 
 
+def palette_hits(app: MailmigApp) -> list[str]:
+    """The commands the open palette lists, once its search has finished."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette) or any(w.node is palette and w.is_running for w in app.workers):
+        return []
+    hits = palette.query_one(CommandList)
+    return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
+
+
+async def open_palette_and_pick(pilot: Pilot[MailmigApp], search: str, expected: str) -> None:
+    """Ctrl+P, type `search`, wait until the palette lists exactly one command, `expected`, run it."""
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
+    await pilot.press(*search)
+    await wait_for(pilot, lambda: len(palette_hits(app)) == 1, f"one palette hit for {search!r}")
+    assert expected in palette_hits(app)[0]
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette to close")
+
+
 async def test_command_palette_goes_to_a_phase(demo_path: Path, frozen_clock: datetime) -> None:
     app = app_for(demo_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Go to: 6")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.current_mode == "go_live"
+        await open_palette_and_pick(pilot, "Go to: 6", "Go to: 6")
+        await wait_for(pilot, lambda: app.current_mode == "go_live", "the Go-live screen")
 
 
 async def test_read_only_when_another_instance_holds_the_lock(demo_path: Path, frozen_clock: datetime) -> None:
@@ -165,12 +186,19 @@ async def test_read_only_when_another_instance_holds_the_lock(demo_path: Path, f
         holder.close()
 
 
-async def test_export_notices_from_palette(demo_path: Path, frozen_clock: datetime) -> None:
+async def test_export_notices_from_palette(demo_path: Path, frozen_clock: datetime,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     app = app_for(demo_path)
+    folder = demo_path.parent / "notices"
+    told: list[str] = []
+    notify = app.notify
+    monkeypatch.setattr(app, "notify", lambda message, **kw: (told.append(str(message)), notify(message, **kw))[1])
     async with app.run_test(size=SIZE) as pilot:
-        app.action_export_notices()
-        await pilot.pause()
-    assert len(list((demo_path.parent / "notices").glob("*.eml"))) == 3
+        await open_palette_and_pick(pilot, "Export staff notices", "Export staff notices (.eml)")
+        await wait_for(pilot, lambda: len(list(folder.glob("*.eml"))) == 3, "three notices in notices/")
+        await wait_for(pilot, lambda: any("Exported 3 notices" in m for m in told), "the notification saying so")
+    for eml in folder.glob("*.eml"):
+        assert "Subject:" in eml.read_text(encoding="utf-8")
 
 
 async def test_switching_language_saves_it_and_restarts_in_place(demo_path: Path, frozen_clock: datetime) -> None:
@@ -200,15 +228,12 @@ async def test_import_users_csv_from_the_tui(demo_path: Path, frozen_clock: date
         assert isinstance(app.screen, FormDialog)
         app.screen.query_one("#field-path", Input).value = str(csv_path)
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, InfoDialog)  # the bad row, by line number
+        await wait_for(pilot, lambda: isinstance(app.screen, InfoDialog), "the bad row, by line number")
         await pilot.press("enter")
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if any(u.email == "new.one@corp.example" for u in load_project(demo_path).users):
-                break
+        await wait_for(pilot, lambda: any(u.email == "new.one@corp.example" for u in load_project(demo_path).users),
+                       "the imported users to be saved")
     project = load_project(demo_path)
     assert project.user("new.one@corp.example").display_name == "New One"
     text = demo_path.read_text(encoding="utf-8")

@@ -164,6 +164,13 @@ class EncryptedFileBackend:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        # The rename is durable only once the folder is: without this a power cut could bring back the
+        # old file, and with it lose the passwords just stored.
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -138,16 +138,19 @@ class Endpoint:
 class MxHost:
     host: str
     preference: int = 10
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    KNOWN: ClassVar[set[str]] = {"host", "preference"}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path_) -> MxHost:
         host = _take(data, "host", str, path, "")
         if not host:
             raise SchemaError((*path, "host"), _("an MX entry needs a host"))
-        return cls(host, _take(data, "preference", int, path, 10))
+        return cls(host, _take(data, "preference", int, path, 10), _extra(data, cls.KNOWN))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "preference": self.preference}
+        return {**self.extra, "host": self.host, "preference": self.preference}
 
 
 @dataclass

@@ -154,17 +154,19 @@ async def test_propagation_tab_watches_resolvers_flip(fresh_lab: DnsLab, project
         assert bells == [1]
         assert [t for t in titles if t == "Propagation complete"] == ["Propagation complete"]
 
+        def watching() -> bool:
+            return any(w.is_running for w in app.workers if w.node is panel and w.group == "dns-watch")
+
         await pilot.press("space")
         assert panel.state == "paused" and "paused" in text_of(app, "#watch-status")
-        assert not any(w.is_running for w in panel.workers if w.group == "dns-watch")
+        # a cancelled worker ends at its next await: wait for that, do not read it at once
+        await wait_for(pilot, lambda: not watching())
         await pilot.press("space")
         assert panel.state == "watching"
         await pilot.press("1")  # leaving the screen stops asking
-        await pilot.pause(0.1)
-        assert not any(w.is_running for w in panel.workers if w.group == "dns-watch")
+        await wait_for(pilot, lambda: app.current_mode == "preparation" and not watching())
         await pilot.press("3")
-        await pilot.pause(0.1)
-        assert panel.state == "watching" and any(w.is_running for w in panel.workers if w.group == "dns-watch")
+        await wait_for(pilot, lambda: app.current_mode == "dns" and panel.state == "watching" and watching())
         await pilot.press("w")
         assert panel.state == "stopped" and "stopped" in text_of(app, "#watch-status")
     app.store.close()

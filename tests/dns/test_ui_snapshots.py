@@ -22,6 +22,7 @@ from mailmig_tui.ui.app import MailmigApp
 from mailmig_tui.ui.phases.dns import audit as dns_audit
 from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 from tests.dns.samples import POLICY, config, sample_report, sample_snapshot
+from tests.waiting import wait_for
 
 
 def fixed_project(now: datetime) -> Project:
@@ -69,8 +70,7 @@ def test_audit_tab(dns_app: MailmigApp, snap_compare) -> None:  # type: ignore[n
     async def open_tab(pilot: Pilot[Any]) -> None:
         await pilot.press("3", "]")
         panel = pilot.app.screen.query_one(dns_audit.DnsAuditPanel)
-        while panel.report is None:
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: panel.report is not None, "the audit report")
 
     assert snap_compare(dns_app, terminal_size=(80, 24), run_before=open_tab)
 
@@ -79,7 +79,6 @@ def test_propagation_tab_mid_propagation(dns_app: MailmigApp, snap_compare) -> N
     async def open_tab(pilot: Pilot[Any]) -> None:
         await pilot.press("3", "]", "]")
         panel = pilot.app.screen.query_one(DnsWatchPanel)
-        while panel.snapshot is None or panel.sweeping:
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: panel.snapshot is not None and not panel.sweeping, "a finished sweep")
 
     assert snap_compare(dns_app, terminal_size=(80, 24), run_before=open_tab)
