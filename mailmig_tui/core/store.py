@@ -1,6 +1,6 @@
 """The one place that reads and writes a project file.
 
-Writes are atomic (temp file in the same folder, fsync, os.replace, fsync of the folder), keep the
+Saves keep the file's comments, blank lines, key order and unknown keys (core/toml_style.py). Writes are atomic (temp file in the same folder, fsync, os.replace, fsync of the folder), keep the
 previous version as `<file>.bak`, and happen only while this process holds the project's lock
 (`<file>.lock`, an flock). A second mailmig on the same file gets a read-only store and a message
 naming who holds the lock. A file that fails to parse is never written over.
@@ -25,6 +25,7 @@ from typing import Any
 
 import tomli_w
 
+from mailmig_tui.core import toml_style
 from mailmig_tui.core.errors import ProjectChangedOnDiskError, ProjectFileError, ProjectLockedError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Project, SchemaError
@@ -88,12 +89,17 @@ def find_secret_keys(data: Any, path: tuple[str | int, ...] = ()) -> list[tuple[
 
 
 def parse_project_text(text: str, filename: str) -> Project:
+    return parse_project_data(text, filename)[0]
+
+
+def parse_project_data(text: str, filename: str) -> tuple[Project, dict[str, Any]]:
+    """The project in `text`, and the plain data tomllib read (what a style-preserving save starts from)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProjectFileError(_("{file}: not valid TOML: {error}").format(file=filename, error=exc)) from None
     try:
-        return Project.from_dict(data)
+        return Project.from_dict(data), data
     except SchemaError as exc:
         raise schema_error(text, filename, exc) from None
 
@@ -123,7 +129,8 @@ def load_project(path: Path) -> Project:
     return parse_project_text(text, str(path))
 
 
-def dump_project(project: Project) -> str:
+def project_data(project: Project) -> dict[str, Any]:
+    """The project as plain TOML data, refusing anything that looks like a secret."""
     data = project.to_dict()
     secrets = find_secret_keys(data)
     if secrets:
@@ -134,11 +141,16 @@ def dump_project(project: Project) -> str:
                 keys=", ".join(format_key_path(p) for p in secrets)
             )
         )
+    return data
+
+
+def dump_project(project: Project) -> str:
+    """A new project file's text (an existing file is saved by `ProjectStore.save`, keeping its layout)."""
     header = (
         "# mailmig project file: edit with care, or with `mailmig`.\n"
         "# Passwords are never stored here; they live in the keyring.\n"
     )
-    return header + tomli_w.dumps(data, multiline_strings=True)
+    return header + tomli_w.dumps(project_data(project), multiline_strings=True)
 
 
 def atomic_write(path: Path, text: str, keep_backup: bool = True) -> None:
@@ -225,12 +237,16 @@ class ProjectStore:
     (the TUI) are told after each save. Thread-safe: engines may record results from worker threads.
     """
 
-    def __init__(self, path: Path, project: Project, lock: ProjectLock | None, disk_digest: str,
-                 lock_message: str = "") -> None:
+    def __init__(self, path: Path, project: Project, lock: ProjectLock | None, disk_text: str,
+                 lock_message: str = "", disk_data: dict[str, Any] | None = None) -> None:
         self.path = path
         self.project = project
         self._lock = lock
-        self._disk_digest = disk_digest
+        self._disk_digest = _digest(disk_text)
+        # What the file holds, as text and as data: a save edits this text (see core/toml_style.py).
+        self._disk_text = disk_text
+        self._disk_data = disk_data if disk_data is not None else tomllib.loads(disk_text)
+        self._styled: toml_style.StyledText | None = None
         self.lock_message = lock_message
         self._mutex = threading.RLock()
         self._listeners: list[Callable[[Project], None]] = []
@@ -264,12 +280,12 @@ class ProjectStore:
                 lock.release()
             raise ProjectFileError(_("{file}: cannot read: {error}").format(file=path, error=exc)) from None
         try:
-            project = parse_project_text(text, str(path))
+            project, data = parse_project_data(text, str(path))
         except ProjectFileError:
             if lock:
                 lock.release()
             raise
-        return cls(path, project, lock, _digest(text), message)
+        return cls(path, project, lock, text, message, data)
 
     @classmethod
     def create(cls, path: Path, project: Project, *, overwrite: bool = False) -> ProjectStore:
@@ -280,7 +296,7 @@ class ProjectStore:
         lock.acquire()
         text = dump_project(project)
         atomic_write(path, text, keep_backup=overwrite)
-        return cls(path, project, lock, _digest(text))
+        return cls(path, project, lock, text)
 
     @property
     def readonly(self) -> bool:
@@ -302,8 +318,14 @@ class ProjectStore:
                     _("{file} was changed outside mailmig since it was opened; not overwriting it "
                       "(reopen it to see the changes)").format(file=self.path.name)
                 )
-            text = dump_project(self.project)
-            atomic_write(self.path, text)
+            data = project_data(self.project)
+            try:
+                text, self._styled = toml_style.restyle(self._disk_text, self._disk_data, data, self._styled)
+                atomic_write(self.path, text)
+            except BaseException:
+                self._styled = None  # may have been edited for a text that was not written: cut afresh
+                raise
+            self._disk_text, self._disk_data = text, data
             self._disk_digest = _digest(text)
         for listener in list(self._listeners):
             listener(self.project)
