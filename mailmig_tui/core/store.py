@@ -191,18 +191,28 @@ class ProjectLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise ProjectLockedError(
+                        _("{file} is open in another mailmig ({holder}); opened read-only").format(
+                            file=self.path.with_suffix("").name, holder=self.holder() or _("unknown process")
+                        )
+                    ) from None
+                raise
+            # The holder we waited behind removes the lock file when it lets go: if the file we locked is no
+            # longer the one at that path, our lock guards nothing; take the new one.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise ProjectLockedError(
-                    _("{file} is open in another mailmig ({holder}); opened read-only").format(
-                        file=self.path.with_suffix("").name, holder=self.holder() or _("unknown process")
-                    )
-                ) from None
-            raise
         os.ftruncate(fd, 0)
         info = {"pid": os.getpid(), "host": socket.gethostname()}
         os.write(fd, json.dumps(info).encode())
@@ -217,6 +227,11 @@ class ProjectLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            # Remove the lock file while still holding the lock (so no one can hold it meanwhile); anyone who
+            # opened it before we unlinked sees the inode change after locking and starts over.
+            with contextlib.suppress(OSError):
+                if os.fstat(self._fd).st_ino == os.stat(self.path).st_ino:
+                    os.unlink(self.path)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -256,6 +271,10 @@ class ProjectStore:
         path = Path(path).absolute()
         lock: ProjectLock | None = None
         message = ""
+        if not path.is_file():
+            # Before taking the lock: `mailmig bogus` must not leave a `bogus.lock` behind.
+            raise ProjectFileError((_("{file}: is a folder, not a project file") if path.is_dir()
+                                    else _("{file}: no such project file")).format(file=path))
         if not readonly:
             candidate = ProjectLock(path)
             try:
@@ -292,10 +311,18 @@ class ProjectStore:
         path = Path(path).absolute()
         if path.exists() and not overwrite:
             raise ProjectFileError(_("{file} already exists; not overwriting it").format(file=path))
-        lock = ProjectLock(path)
-        lock.acquire()
         text = dump_project(project)
-        atomic_write(path, text, keep_backup=overwrite)
+        lock = ProjectLock(path)
+        try:
+            lock.acquire()
+            atomic_write(path, text, keep_backup=overwrite)
+        except OSError as exc:
+            lock.release()
+            raise ProjectFileError(_("cannot write {file}: {error}").format(
+                file=path, error=exc.strerror or exc)) from None
+        except BaseException:
+            lock.release()
+            raise
         return cls(path, project, lock, text)
 
     @property
