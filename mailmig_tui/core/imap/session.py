@@ -58,14 +58,14 @@ def peer_fingerprint(endpoint: Endpoint, timeout: float = 10.0) -> str | None:
     try:
         client = IMAPClient(endpoint.host, endpoint.port, ssl=endpoint.tls == "ssl",
                             ssl_context=ctx if endpoint.tls == "ssl" else None, timeout=timeout)
-    except (OSError, *TRANSIENT_ERRORS):
+    except TRANSIENT_ERRORS:
         return None
     try:
         if endpoint.tls == "starttls":
             client.starttls(ctx)
         der = client._imap.sock.getpeercert(binary_form=True)
         return "sha256:" + hashlib.sha256(der).hexdigest() if der else None
-    except (OSError, imaplib.IMAP4.error, *TRANSIENT_ERRORS):
+    except (imaplib.IMAP4.error, *TRANSIENT_ERRORS):  # type: ignore[misc]
         return None
     finally:
         _close(client)
