@@ -23,7 +23,7 @@ def provider_table(project: Project) -> Table:
             p.name or p.preset,
             p.imap.describe(),
             p.smtp.describe(),
-            "\n".join(f"{m.preference} {m.host}" for m in p.mx) or "—",
+            "\n".join(f"{m.preference} {m.host}" for m in sorted(p.mx, key=lambda m: m.preference)) or "—",
             p.spf_include or "—",
             ", ".join(p.dkim_selectors) or "—",
             p.webmail or "—",
