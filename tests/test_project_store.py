@@ -268,7 +268,7 @@ def _apply_change(project: Project, change: tuple[str, object], n: int) -> None:
     elif kind == "plan":
         project.plan.dates["go_live"] = datetime(2026, 12, 5, 22, 0, tzinfo=timezone(timedelta(hours=8)))
     elif kind == "add-item":
-        checklist.add_item(project, Phase.TESTING, f"Added {value}")
+        checklist.add_item(project, Phase.TESTING, f"Added {value} {n}")
     elif kind == "language":
         project.language = "zh_CN" if project.language != "zh_CN" else ""
 

@@ -11,9 +11,10 @@ from mailmig_tui.core import dashboard, notices
 from mailmig_tui.core.endpoints import EndpointChange, EndpointError, apply_change, parse_host_port
 from mailmig_tui.core.errors import ProjectFileError, UsageError
 from mailmig_tui.core.i18n import _
+from mailmig_tui.core.model import SchemaError
 from mailmig_tui.core.presets import preset_names, preset_provider
 from mailmig_tui.core.project_factory import create_demo, new_project, project_filename
-from mailmig_tui.core.store import ProjectStore, load_project
+from mailmig_tui.core.store import ProjectStore, load_project, schema_error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -125,6 +126,11 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def cmd_notices(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     folder = args.dir or notices.default_folder(args.project)
+    bad = notices.project_template_problems(project)
+    if bad:
+        kind, problems = next(iter(bad.items()))
+        raise schema_error(args.project.read_text(encoding="utf-8"), str(args.project),
+                           SchemaError(("notices", kind), "; ".join(problems) + " " + _("(nothing exported)")))
     try:
         written = notices.export_all(project, folder)
     except OSError as exc:

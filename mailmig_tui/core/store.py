@@ -357,6 +357,28 @@ class ProjectStore:
         for listener in list(self._listeners):
             listener(self.project)
 
+    def reload(self) -> None:
+        """Read the file again (after an outside edit), keeping the lock: nothing of the old state is kept.
+        A file that does not parse raises ProjectFileError and leaves the store as it was."""
+        with self._mutex:
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ProjectFileError(_("{file}: cannot read: {error}").format(file=self.path, error=exc)) from None
+            project, data = parse_project_data(text, str(self.path))
+            self.project = project
+            self._disk_text, self._disk_data, self._styled = text, data, None
+            self._disk_digest = _digest(text)
+        for listener in list(self._listeners):
+            listener(self.project)
+
+    def changed_on_disk(self) -> bool:
+        """Whether the file is no longer what this store read or wrote last."""
+        try:
+            return _digest(self.path.read_text(encoding="utf-8")) != self._disk_digest
+        except (OSError, UnicodeDecodeError):
+            return True
+
     def update(self, change: Callable[[Project], Any], log: str | None = None) -> Any:
         """Apply `change` and save; on any failure the in-memory project is rolled back too."""
         with self._mutex:
