@@ -82,16 +82,19 @@ class FormDialog(_Dialog):
     DEFAULT_CSS = """
     FormDialog Label { margin-top: 0; color: $text-muted; }
     FormDialog Input { margin: 0; }
+    FormDialog .compact Input { height: 1; border: none; padding: 0 1; background: $boost; }
+    FormDialog .compact Input:focus { background: $primary 40%; }
     """
 
-    def __init__(self, title: str, fields: list[Field], submit: str = "") -> None:
+    def __init__(self, title: str, fields: list[Field], submit: str = "", compact: bool = False) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields
         self.submit_label = submit
+        self.compact = compact  # one-line inputs, so that eight fields fit in 80x24
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes="compact" if self.compact else ""):
             yield Static(self.title_text, classes="title")
             for f in self.fields:
                 yield Label(f.label)
