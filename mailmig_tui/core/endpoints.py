@@ -90,3 +90,8 @@ def apply_change(provider: Provider, change: EndpointChange) -> None:
     provider.imap.host, provider.imap.port, provider.imap.tls = imap_host, imap_port, imap_tls
     provider.smtp.host, provider.smtp.port, provider.smtp.tls = smtp_host, smtp_port, smtp_tls
     provider.auth.method, provider.auth.master_user = method, master
+
+
+def admin_password_hint(side: str) -> str:
+    """How to store the admin (master) login's password: added to the "no password stored" error."""
+    return _("(store it with `mailmig credentials set PROJECT --admin {side}`)").format(side=side)

@@ -125,7 +125,7 @@ class MailmigApp(App[Any]):
             return
         self._outside_edit_seen += 1
         if self._outside_edit_seen == 2:
-            self.notify(_("{file} was changed outside mailmig: press Ctrl+R to reload it").format(
+            self.notify(_("Changed outside mailmig: {file}. Press Ctrl+R to reload it.").format(
                 file=self.store.path.name), title=_("Changed on disk"), severity="warning", timeout=15)
 
     def action_reload(self) -> None:

@@ -37,6 +37,7 @@ from mailmig_tui.core.backup.index import FolderRow, Index, Row
 from mailmig_tui.core.backup.maildir import HashingWriter, MaildirFolder, header_block, syncfs
 from mailmig_tui.core.backup.names import folder_dirname, user_dirname
 from mailmig_tui.core.credentials import Credentials
+from mailmig_tui.core.endpoints import admin_password_hint
 from mailmig_tui.core.errors import CredentialError, MailmigError, UsageError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.imap.fetch import FetchFailed, Meta, stream_fetch, uid_set
@@ -126,8 +127,8 @@ def login_specs(project: Project, credentials: Credentials, users: list[User]) -
         login = user.effective_old_login
         if auth.method != "user":
             out[user.email] = (LoginSpec(login, admin_secret, auth) if admin_secret is not None else
-                               _("no password stored for the admin login {login} (store it with `mailmig credentials set PROJECT "
-                                 "--admin old`)").format(login=auth.master_user))
+                               _("no password stored for the admin login {login}").format(login=auth.master_user)
+                               + " " + admin_password_hint("old"))
             continue
         try:
             secret = credentials.get(project.domain, "old", login)
