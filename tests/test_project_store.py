@@ -329,3 +329,15 @@ def test_removing_a_user_removes_its_comment_only(demo_path: Path) -> None:
     saved = demo_path.read_text()
     assert "Li Na leaves" not in saved and "li.na@corp.example" not in saved.split("[[checklist]]")[0]
     assert "# the dates\n[plan]" in saved
+
+
+def test_a_secret_added_after_the_first_save_is_still_refused(demo_path: Path) -> None:
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))  # the first save checks everything
+        saved = demo_path.read_text()
+        with pytest.raises(ProjectFileError, match=r"secret-looking keys: users\[0\]\.old_password"):
+            store.update(lambda p: p.users[0].extra.__setitem__("old_password", "hunter2"))
+        assert demo_path.read_text() == saved
+        assert "old_password" not in store.project.users[0].extra  # rolled back
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))
+    assert "hunter2" not in demo_path.read_text()
