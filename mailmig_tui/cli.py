@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mailmig_tui import __version__
 from mailmig_tui.commands.output import error_line, have_terminal
-from mailmig_tui.core.errors import MailmigError, UsageError
+from mailmig_tui.core.errors import MailmigError, ProjectFileError, UsageError
 from mailmig_tui.core.i18n import LANGUAGES, _, language_from_environment, set_language
 
 # Each module has register(subparsers); later phases add theirs here.
@@ -67,10 +67,9 @@ def cmd_open(args: argparse.Namespace) -> int:
     path = args.project or find_project_here()
     if path is None and list(Path.cwd().glob("*.mailmig.toml")):
         raise UsageError(_("several project files here; name the one to open"))
-    if path is not None:
-        from mailmig_tui.core.store import load_project
-
-        load_project(path)  # a missing or malformed file: say so (exit 3) before anything else
+    if path is not None and not Path(path).is_file():
+        # a missing file: say so (exit 3) before anything else (a malformed one is reported as the TUI opens it)
+        raise ProjectFileError(_("{file}: no such project file").format(file=Path(path).absolute()))
     if not have_terminal():
         # Escape codes written into a pipe or a log help no one.
         raise UsageError(_("not a terminal: the TUI needs one (run it in a terminal, or use `mailmig status` "

@@ -111,6 +111,14 @@ def test_demo_without_a_terminal_does_not_open_the_tui(tmp_path: Path) -> None:
     assert proc.stdout.strip().endswith(".mailmig.toml") and Path(proc.stdout.strip()).is_file()
 
 
+def test_open_without_a_terminal_says_so(tmp_path: Path) -> None:
+    project = tmp_path / "corp.example.mailmig.toml"
+    ProjectStore.create(project, new_project("corp.example", "generic-imap", "generic-imap")).close()
+    proc = _run(tmp_path, str(project))
+    assert proc.returncode == 2 and "not a terminal" in proc.stderr and "\x1b[" not in proc.stdout
+    assert not project.with_name(project.name + ".lock").exists()
+
+
 @pytest.mark.parametrize("command", ["backup", "verify"])
 def test_unknown_user_in_users_is_a_usage_error(tmp_path: Path, command: str) -> None:
     project = tmp_path / "corp.example.mailmig.toml"
