@@ -341,3 +341,27 @@ def test_a_secret_added_after_the_first_save_is_still_refused(demo_path: Path) -
         assert "old_password" not in store.project.users[0].extra  # rolled back
         store.update(lambda p: checklist.toggle(p, "prep-ttl"))
     assert "hunter2" not in demo_path.read_text()
+
+
+def test_the_readme_example_keeps_every_comment_and_inline_table_when_edited(tmp_path: Path) -> None:
+    import re
+
+    from mailmig_tui.core.model import MxHost
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)  # type: ignore[union-attr]
+    block = block.replace('announcement = """Subject: …"""', 'announcement = """Subject: hi\n\nbody $domain"""')
+    path = tmp_path / "corp.example.mailmig.toml"
+    path.write_text(block)
+    with ProjectStore.open(path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))
+        store.update(lambda p: setattr(p.old.imap, "host", "imap2.exmail.qq.com"))
+        store.update(lambda p: p.old.mx.append(MxHost("mxbiz3.qq.com", 20)))
+        store.update(lambda p: p.users.append(User("x@corp.example")))
+        store.update(lambda p: p.sections["dns"]["resolvers"].append({"name": "X", "address": "192.0.2.1"}))
+        saved = path.read_text()
+        assert tomllib.loads(saved) == store.project.to_dict()
+    for line in block.splitlines():
+        if "#" in line and not line.lstrip().startswith(('"', "what")):
+            assert line[line.index("#"):] in saved, line
+    assert 'mx = [{host = "mxbiz1.qq.com", preference = 5}' in saved  # still one inline line

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT
+from tomlkit.items import AoT, Array
 
 _SPECIAL = re.compile(r"[\[\]{}]|'''|\"\"\"")
 _TOKEN = re.compile(r'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#|[\[\]{}]')
@@ -183,8 +183,24 @@ def apply(table: Any, new: dict[str, Any]) -> None:
             apply(current, value)
         elif isinstance(current, AoT) and _is_tables(value) and isinstance(value, list):
             _apply_aot(current, value)
+        elif isinstance(current, Array) and isinstance(value, list):
+            table[key] = _inline_array(current, value)  # `mx = [{ host = … }, …]` stays inline
         else:
             table[key] = value
+
+
+def _inline_array(current: Array, values: list[Any]) -> Array:
+    array = tomlkit.array()
+    for value in values:
+        if isinstance(value, dict):
+            inline = tomlkit.inline_table()
+            inline.update(value)
+            array.append(inline)
+        else:
+            array.append(value)
+    if "\n" in current.as_string():
+        array.multiline(True)
+    return array
 
 
 def _apply_aot(aot: AoT, new: list[dict[str, Any]]) -> None:
