@@ -365,3 +365,18 @@ def test_the_readme_example_keeps_every_comment_and_inline_table_when_edited(tmp
         if "#" in line and not line.lstrip().startswith(('"', "what")):
             assert line[line.index("#"):] in saved, line
     assert 'mx = [{host = "mxbiz1.qq.com", preference = 5}' in saved  # still one inline line
+
+
+def test_the_whole_document_path_also_keeps_comments(demo_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the segment splitter declines a layout, the whole document is edited with tomlkit instead."""
+    from mailmig_tui.core import toml_style
+
+    monkeypatch.setattr(toml_style, "split", lambda text, data: None)
+    text = demo_path.read_text().replace("[old_provider]\n", "# old side\n[old_provider]  # hdr\n", 1)
+    demo_path.write_text(text)
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))
+        store.update(lambda p: setattr(p.old.imap, "host", "imap.changed.example"))
+        saved = demo_path.read_text()
+        assert tomllib.loads(saved) == store.project.to_dict()
+    assert "# old side\n[old_provider]  # hdr\n" in saved and "imap.changed.example" in saved
