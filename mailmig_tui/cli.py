@@ -1,7 +1,8 @@
 """The `mailmig` command: opens the TUI, or runs one headless engine command.
 
 Exit codes (also in the README): 0 success; 1 the work ran but found or left problems (a user failed,
-verify found a difference, DNS not ready); 2 usage error (including a CSV with bad rows); 3 project file missing or malformed; 4 project
+verify found a difference, DNS not ready); 2 usage error (including a CSV with bad rows, an unknown user in --users, and
+no terminal for the TUI); 3 project file missing, malformed or cannot be written; 4 project
 locked by another mailmig or changed on disk; 5 credentials unavailable; 70 internal error (a bug: the
 traceback is saved to a file named in the message); 130 interrupted.
 """
@@ -17,8 +18,8 @@ import traceback
 from pathlib import Path
 
 from mailmig_tui import __version__
-from mailmig_tui.commands.output import error_line
-from mailmig_tui.core.errors import MailmigError, UsageError
+from mailmig_tui.commands.output import error_line, have_terminal
+from mailmig_tui.core.errors import MailmigError, ProjectFileError, UsageError
 from mailmig_tui.core.i18n import LANGUAGES, _, language_from_environment, set_language
 
 # Each module has register(subparsers); later phases add theirs here.
@@ -26,6 +27,9 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.project",
     "mailmig_tui.commands.dns",
     "mailmig_tui.commands.users",
+    "mailmig_tui.commands.credentials",
+    "mailmig_tui.commands.provider",
+    "mailmig_tui.commands.serve",
     "mailmig_tui.commands.backup",
     "mailmig_tui.commands.copy",
     "mailmig_tui.commands.lab",
@@ -65,12 +69,19 @@ def find_project_here() -> Path | None:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    path = args.project or find_project_here()
+    if path is None and list(Path.cwd().glob("*.mailmig.toml")):
+        raise UsageError(_("several project files here; name the one to open"))
+    if path is not None and not Path(path).is_file():
+        # a missing file: say so (exit 3) before anything else (a malformed one is reported as the TUI opens it)
+        raise ProjectFileError(_("{file}: no such project file").format(file=Path(path).absolute()))
+    if not have_terminal():
+        # Escape codes written into a pipe or a log help no one.
+        raise UsageError(_("not a terminal: the TUI needs one (run it in a terminal, or use `mailmig status` "
+                           "or `mailmig serve` for a browser)"))
     from mailmig_tui.ui.app import run_app  # textual is imported only when the TUI opens
 
-    path = args.project or find_project_here()
     if path is None:
-        if list(Path.cwd().glob("*.mailmig.toml")):
-            raise UsageError(_("several project files here; name the one to open"))
         from mailmig_tui.core.project_factory import create_demo
 
         print(_("No project file here: opening the demo project (create yours with `mailmig new`)."))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test lab and benchmarks need: real IMAP (Dovecot), SMTP (Postfix),
 # authoritative DNS (NSD, Knot), caching resolvers (Unbound), OpenDKIM (the new provider's DKIM signer
-# in the mail lab), the peer tools we benchmark against (isync/mbsync, offlineimap3, imapsync's Perl modules) and
-# tmux/rsvg-convert for screenshots.
+# in the mail lab), the peer tools we benchmark against (isync/mbsync, offlineimap3, imapsync's Perl modules),
+# tmux/rsvg-convert for screenshots and Chromium (headless) for the browser tests.
 # Debian starts these daemons on install and they would then hold ports 53/143/993/25, so a temporary
 # policy-rc.d keeps them stopped; the tests run their own instances from their own config.
 set -euo pipefail

@@ -17,6 +17,9 @@ fi
 mkdir -p "$HOME/.local/bin"
 ln -sf "$here/.venv/bin/mailmig" "$HOME/.local/bin/mailmig"
 echo "mailmig installed: $HOME/.local/bin/mailmig ($("$here/.venv/bin/mailmig" --version))"
+# shellcheck source=lib/path_hint.sh
+. "$here/scripts/lib/path_hint.sh"
+path_hint "$HOME/.local/bin"
 cd "$start"
 # No standard input (a script, CI): install only.
 if [ -t 0 ] && [ -t 1 ]; then

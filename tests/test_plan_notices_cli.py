@@ -66,6 +66,11 @@ def test_notices_render_project_data_and_export_eml(demo_path: Path, tmp_path: P
     custom = notices.render(project, "go_live")
     assert custom.subject == "Live {at} 100%"
     assert custom.body == "Hello corp.example, $unknown stays."
+    # an unknown placeholder would reach staff as "$unknown": the export refuses it, writing nothing
+    with pytest.raises(ValueError, match=r"\$unknown"):
+        notices.export_all(project, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    project.notices["go_live"] = "Subject: Live {at} 100%\n\nHello $domain, $$5 stays."
     written = notices.export_all(project, tmp_path / "out")
     assert len(written) == 3
     message = email.message_from_bytes(written[0].read_bytes(), policy=email.policy.default)

@@ -255,3 +255,165 @@ def test_default_checklist_covers_every_phase() -> None:
     titles = " ".join(c.title for c in project.checklist).lower()
     for must in ("ttl", "sla", "admin access", "freeze", "announce", "old mx"):
         assert must in titles
+
+
+# --- style-preserving saves: hand-written comments and layout survive ------------------------------
+
+def _comment_lines(text: str, draw: st.DrawFn) -> tuple[str, list[str]]:
+    """`text` with comment lines put above random headers and keys, and after random key lines."""
+    out: list[str] = []
+    comments: list[str] = []
+    for n, line in enumerate(text.splitlines(keepends=True)):
+        is_key = bool(line.strip()) and not line.startswith("#") and "=" in line and not line.startswith(" ")
+        is_header = line.startswith("[")
+        if (is_key or is_header) and draw(st.integers(0, 6)) == 0:
+            comments.append(f"# note {n} above")
+            out.append(comments[-1] + "\n")
+        if is_key and line.rstrip().endswith(('"', "0", "1", "e")) and '"""' not in line and draw(st.integers(0, 8)) == 0:
+            comments.append(f"# note {n} after")
+            line = line.rstrip("\n") + "  " + comments[-1] + "\n"
+        out.append(line)
+    return "".join(out), comments
+
+
+@st.composite
+def commented_projects(draw: st.DrawFn) -> tuple[Project, str, list[str]]:
+    project = draw(projects())
+    text, comments = _comment_lines(dump_project(project), draw)
+    return project, text, comments
+
+
+@st.composite
+def changes(draw: st.DrawFn) -> list[tuple[str, object]]:
+    return draw(st.lists(st.tuples(st.sampled_from(["tick", "add-user", "rename-user", "section", "host", "plan",
+                                                     "add-item", "language"]),
+                                   text_st | st.integers(0, 50)), max_size=5))
+
+
+def _apply_change(project: Project, change: tuple[str, object], n: int) -> None:
+    kind, value = change
+    if kind == "tick" and project.checklist:
+        checklist.toggle(project, project.checklist[n % len(project.checklist)].id)
+    elif kind == "add-user":
+        project.users.append(User(f"added{n}@corp.example", str(value)))
+    elif kind == "rename-user" and project.users:
+        project.users[n % len(project.users)].display_name = str(value)
+    elif kind == "section":
+        project.sections.setdefault("future_feature", {})["b"] = value
+    elif kind == "host":
+        project.old.imap.host = f"imap{n}.example"
+    elif kind == "plan":
+        project.plan.dates["go_live"] = datetime(2026, 12, 5, 22, 0, tzinfo=timezone(timedelta(hours=8)))
+    elif kind == "add-item":
+        checklist.add_item(project, Phase.TESTING, f"Added {value} {n}")
+    elif kind == "language":
+        project.language = "zh_CN" if project.language != "zh_CN" else ""
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+          deadline=None)
+@given(commented_projects(), changes())
+def test_saves_keep_hand_written_comments(tmp_path: Path, case: tuple[Project, str, list[str]],
+                                          edits: list[tuple[str, object]]) -> None:
+    _, text, comments = case
+    path = tmp_path / "hand.mailmig.toml"
+    for leftover in tmp_path.iterdir():
+        leftover.unlink()
+    path.write_text(text)
+    with ProjectStore.open(path) as store:
+        for n, change in enumerate(edits or [("tick", 0)]):
+            before = path.read_text()
+            store.update(lambda p, c=change, i=n: _apply_change(p, c, i))  # type: ignore[misc]
+            saved = path.read_text()
+            # exactly the model's data, and every comment still there, in the file and in the .bak
+            assert tomllib.loads(saved) == store.project.to_dict()
+            for comment in comments:
+                assert comment in saved
+            assert path.with_name(path.name + ".bak").read_text() == before
+        assert load_project(path).to_dict() == store.project.to_dict()
+
+
+def test_comments_and_layout_survive_a_tick(demo_path: Path) -> None:
+    text = demo_path.read_text()
+    text = text.replace("domain = ", "# Our domain: do not change\ndomain = ", 1)
+    text = text.replace("[old_provider]\n", "# The old side. Ask Wang before editing.\n[old_provider]  # header note\n"
+                        "ticket = \"OPS-42\"  # an unknown key\n", 1)
+    text = text.replace("[[users]]\n", "\n# The CEO: back up first\n[[users]]\n", 1)
+    text += "\n# end of file\n"
+    demo_path.write_text(text)
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-announce"))
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))
+    saved = demo_path.read_text()
+    backup = demo_path.with_name(demo_path.name + ".bak").read_text()
+    for kept in ("# Our domain: do not change\ndomain = ", "# The old side. Ask Wang before editing.\n[old_provider]  # header note\n"
+                 'ticket = "OPS-42"  # an unknown key\n', "\n# The CEO: back up first\n[[users]]\n", "# end of file\n"):
+        assert kept in saved
+        assert kept in backup
+    # only the ticked items and the event log changed: every other line is as it was, in its order
+    changed = [line for line in saved.splitlines() if line not in text.splitlines()]
+    assert all(line.startswith(("done", "at =", "who =", "what =", "[[events]]", "[phases]", "preparation =")) or not line
+               for line in changed), changed
+
+
+def test_removing_a_user_removes_its_comment_only(demo_path: Path) -> None:
+    text = demo_path.read_text().replace('[[users]]\nemail = "li.na@corp.example"',
+                                         '# Li Na leaves in December\n[[users]]\nemail = "li.na@corp.example"', 1)
+    text = text.replace("[plan]", "# the dates\n[plan]", 1)
+    demo_path.write_text(text)
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: p.users.remove(p.user("li.na@corp.example")))
+    saved = demo_path.read_text()
+    assert "Li Na leaves" not in saved and "li.na@corp.example" not in saved.split("[[checklist]]")[0]
+    assert "# the dates\n[plan]" in saved
+
+
+def test_a_secret_added_after_the_first_save_is_still_refused(demo_path: Path) -> None:
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))  # the first save checks everything
+        saved = demo_path.read_text()
+        with pytest.raises(ProjectFileError, match=r"secret-looking keys: users\[0\]\.old_password"):
+            store.update(lambda p: p.users[0].extra.__setitem__("old_password", "hunter2"))
+        assert demo_path.read_text() == saved
+        assert "old_password" not in store.project.users[0].extra  # rolled back
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))
+    assert "hunter2" not in demo_path.read_text()
+
+
+def test_the_readme_example_keeps_every_comment_and_inline_table_when_edited(tmp_path: Path) -> None:
+    import re
+
+    from mailmig_tui.core.model import MxHost
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)  # type: ignore[union-attr]
+    block = block.replace('announcement = """Subject: …"""', 'announcement = """Subject: hi\n\nbody $domain"""')
+    path = tmp_path / "corp.example.mailmig.toml"
+    path.write_text(block)
+    with ProjectStore.open(path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))
+        store.update(lambda p: setattr(p.old.imap, "host", "imap2.exmail.qq.com"))
+        store.update(lambda p: p.old.mx.append(MxHost("mxbiz3.qq.com", 20)))
+        store.update(lambda p: p.users.append(User("x@corp.example")))
+        store.update(lambda p: p.sections["dns"]["resolvers"].append({"name": "X", "address": "192.0.2.1"}))
+        saved = path.read_text()
+        assert tomllib.loads(saved) == store.project.to_dict()
+    for line in block.splitlines():
+        if "#" in line and not line.lstrip().startswith(('"', "what")):
+            assert line[line.index("#"):] in saved, line
+    assert 'mx = [{host = "mxbiz1.qq.com", preference = 5}' in saved  # still one inline line
+
+
+def test_the_whole_document_path_also_keeps_comments(demo_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the segment splitter declines a layout, the whole document is edited with tomlkit instead."""
+    from mailmig_tui.core import toml_style
+
+    monkeypatch.setattr(toml_style, "split", lambda text, data: None)
+    text = demo_path.read_text().replace("[old_provider]\n", "# old side\n[old_provider]  # hdr\n", 1)
+    demo_path.write_text(text)
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: checklist.toggle(p, "prep-ttl"))
+        store.update(lambda p: setattr(p.old.imap, "host", "imap.changed.example"))
+        saved = demo_path.read_text()
+        assert tomllib.loads(saved) == store.project.to_dict()
+    assert "# old side\n[old_provider]  # hdr\n" in saved and "imap.changed.example" in saved

@@ -75,6 +75,12 @@ def _project_arg(args: argparse.Namespace) -> tuple[str, Path]:
 def cmd_notices(args: argparse.Namespace) -> int:
     action, path = _project_arg(args)
     project = load_project(path)
+    bad = notices.project_template_problems(project)
+    if bad:
+        kind, problems = next(iter(bad.items()))
+        raise schema_error(path.read_text(encoding="utf-8"), str(path),
+                           SchemaError(("notices", kind), "; ".join(problems) + " " + (_("(nothing exported)") if action == "export"
+                                                                      else _("(nothing sent)"))))
     if action == "export":
         folder = args.dir or notices.default_folder(path)
         try:

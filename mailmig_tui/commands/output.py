@@ -6,6 +6,7 @@ Every event has `event` (its kind) and `time`; the kinds each command emits are 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import date, datetime
@@ -47,3 +48,13 @@ class Reporter:
 
 def error_line(message: str, stream: TextIO | None = None) -> None:
     (stream or sys.stderr).write(f"mailmig: {message}\n")
+
+
+def have_terminal() -> bool:
+    """Whether the TUI can open here: a terminal on stdin and stdout, or Textual's web driver (`mailmig serve`)."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return True
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -6,7 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from mailmig_tui.commands.output import have_terminal
 from mailmig_tui.core import dashboard
+from mailmig_tui.core.endpoints import EndpointChange, EndpointError, apply_change, parse_host_port
+from mailmig_tui.core.errors import UsageError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.presets import preset_names, preset_provider
 from mailmig_tui.core.project_factory import create_demo, new_project, project_filename
@@ -21,6 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", dest="new", default="generic-imap", metavar="PRESET", help=_("the new provider's preset"))
     p.add_argument("--dir", type=Path, default=Path.cwd(), help=_("where to write the project file"))
     p.add_argument("--force", action="store_true", help=_("overwrite an existing project file (a .bak is kept)"))
+    for side in ("old", "new"):
+        for proto in ("imap", "smtp"):
+            p.add_argument(f"--{side}-{proto}", metavar="HOST[:PORT]",
+                           help=_("the {side} provider's {proto} server (overrides the preset)").format(
+                               side=side, proto=proto.upper()))
     p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("demo", help=_("open a realistic demo project (a copy in a temp folder)"))
@@ -39,10 +47,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_new(args: argparse.Namespace) -> int:
     project = new_project(args.domain, args.old, args.new, language=args.lang or "")
+    try:
+        for side, provider in (("old", project.old), ("new", project.new)):
+            change = EndpointChange()
+            for proto in ("imap", "smtp"):
+                value = getattr(args, f"{side}_{proto}")
+                if value:
+                    host, port = parse_host_port(value, f"--{side}-{proto}")
+                    setattr(change, f"{proto}_host", host)
+                    setattr(change, f"{proto}_port", port)
+            apply_change(provider, change)
+    except EndpointError as exc:
+        raise UsageError(str(exc)) from None
     path = args.dir / project_filename(project.domain)
     store = ProjectStore.create(path, project, overwrite=args.force)
     store.close()
     print(_("wrote {path}").format(path=path))
+    for side, provider in (("old", project.old), ("new", project.new)):
+        if not provider.imap.host:
+            print(_("the {side} provider has no IMAP server yet: set it with `mailmig provider set {path} {side} "
+                    "--imap-host HOST --imap-port PORT`").format(side=side, path=path))
     print(_("open it with: mailmig {path}").format(path=path))
     return 0
 
@@ -54,6 +78,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_open:
         print(path)
         return 0
+    if not have_terminal():
+        print(path)
+        raise UsageError(_("not a terminal: the demo project was written to {path} but the TUI was not opened "
+                           "(open it with `mailmig {path}` in a terminal)").format(path=path))
     from mailmig_tui.ui.app import run_app  # textual is imported only when the TUI opens
 
     return run_app(path, demo=True)

@@ -69,11 +69,35 @@ def new_item_id(project: Project, phase: Phase, title: str) -> str:
     return candidate
 
 
-def add_item(project: Project, phase: Phase, title: str, *, owner: str = "", due: date | None = None,
-             note: str = "", after: str | None = None) -> ChecklistItem:
+def check_title(project: Project, title: str, item_id: str | None = None) -> str:
+    """`title`, stripped; ValueError if it is empty or another item already has it (two items that read
+    the same cannot be told apart when one is ticked)."""
     title = title.strip()
     if not title:
         raise ValueError(_("a checklist item needs a title"))
+    key = " ".join(title.casefold().split())
+    for other in project.checklist:
+        if other.id != item_id and " ".join(other.title.casefold().split()) == key:
+            raise ValueError(_("there is already a checklist item “{title}” ({phase}); give this one another title")
+                             .format(title=other.title, phase=other.phase.label))
+    return title
+
+
+def duplicate_titles(project: Project) -> list[str]:
+    """Titles used by more than one item (a hand-edited file may have them): for a warning."""
+    seen: dict[str, str] = {}
+    dupes: list[str] = []
+    for item in project.checklist:
+        key = " ".join(item.title.casefold().split())
+        if key in seen and item.title not in dupes:
+            dupes.append(item.title)
+        seen[key] = item.title
+    return dupes
+
+
+def add_item(project: Project, phase: Phase, title: str, *, owner: str = "", due: date | None = None,
+             note: str = "", after: str | None = None) -> ChecklistItem:
+    title = check_title(project, title)
     item = ChecklistItem(new_item_id(project, phase, title), phase, title, owner=owner, due=due, note=note)
     position = len(project.checklist)
     if after is not None:
@@ -107,10 +131,9 @@ def toggle(project: Project, item_id: str) -> ChecklistItem:
 
 
 def edit_item(project: Project, item_id: str, *, title: str, owner: str, due: date | None, note: str) -> ChecklistItem:
-    if not title.strip():
-        raise ValueError(_("a checklist item needs a title"))
+    title = check_title(project, title, item_id)
     item = project.item(item_id)
-    item.title, item.owner, item.due, item.note = title.strip(), owner.strip(), due, note
+    item.title, item.owner, item.due, item.note = title, owner.strip(), due, note
     project.log(_("edited “{title}”").format(title=item.title))
     return item
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 
 from mailmig_tui.core.i18n import N_, _
-from mailmig_tui.core.model import Project, User, now
+from mailmig_tui.core.model import PLAN_KEYS, Project, User, now
 from mailmig_tui.core.plan import fmt
 
 NOTICE_KINDS = ("announcement", "cutover_reminder", "go_live")
@@ -113,6 +113,37 @@ def user_placeholders(user: User) -> dict[str, str]:
             "department": user.department}
 
 
+PLACEHOLDER_NAMES = ("domain", "old_provider", "new_provider", "new_webmail", "new_imap", "new_smtp", "user_count",
+                     *PLAN_KEYS, *USER_PLACEHOLDERS)
+
+
+def template_problems(template: str) -> list[str]:
+    """What is wrong with a notice template: no `Subject:` first line, or `$names` nobody fills in (they
+    would reach staff as a literal `$mx_cutovr`)."""
+    problems: list[str] = []
+    first = template.lstrip("\n").partition("\n")[0]
+    if not first.lower().startswith("subject:") or not first.split(":", 1)[1].strip():
+        problems.append(_("the first line must be the subject: “Subject: …”"))
+    unknown: list[str] = []
+    for match in Template.pattern.finditer(template):
+        name = match.group("named") or match.group("braced")
+        if name and name not in PLACEHOLDER_NAMES and name not in unknown:
+            unknown.append(name)
+    if unknown:
+        problems.append(_("unknown placeholder(s) {names} (known: {known}; write $$ for a dollar sign)").format(
+            names=", ".join("$" + n for n in unknown), known=" ".join("$" + n for n in PLACEHOLDER_NAMES)))
+    return problems
+
+
+def check_template(kind: str, template: str) -> str:
+    """`template`, or ValueError naming the notice and every problem."""
+    problems = template_problems(template)
+    if problems:
+        raise ValueError(_("the {notice} template is not saved: {problems}").format(
+            notice=_(NOTICE_LABELS[kind]), problems="; ".join(problems)))
+    return template
+
+
 def render(project: Project, kind: str, template: str | None = None, user: User | None = None) -> Notice:
     values = placeholders(project)
     if user is not None:
@@ -142,7 +173,20 @@ def default_folder(project_path: Path) -> Path:
     return project_path.absolute().parent / "notices"
 
 
+def project_template_problems(project: Project) -> dict[str, list[str]]:
+    """The project's own templates (from the file, maybe hand-edited) that have problems."""
+    out = {}
+    for kind, text in project.notices.items():
+        if kind in NOTICE_LABELS and (problems := template_problems(text)):
+            out[kind] = problems
+    return out
+
+
 def export_all(project: Project, folder: Path) -> list[Path]:
+    """Write every notice; ValueError (nothing written) if one of the project's templates has problems."""
+    for kind, text in project.notices.items():
+        if kind in NOTICE_LABELS:
+            check_template(kind, text)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in NOTICE_KINDS:

@@ -13,7 +13,7 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from mailmig_tui.core import dashboard
-from mailmig_tui.core.errors import MailmigError
+from mailmig_tui.core.errors import MailmigError, ProjectChangedOnDiskError
 from mailmig_tui.core.i18n import N_, _, current_language, set_language
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.phases import PHASE_INFO, Phase
@@ -25,6 +25,7 @@ from mailmig_tui.ui.phases import PHASE_SCREENS
 from mailmig_tui.ui.screens.base import MailmigScreen
 from mailmig_tui.ui.screens.dashboard import DashboardScreen
 from mailmig_tui.ui.widgets.checklist import ChecklistPanel
+from mailmig_tui.ui.widgets.dialogs import ConfirmDialog
 
 T = TypeVar("T")
 
@@ -56,6 +57,7 @@ class MailmigApp(App[Any]):
         *[Binding(str(p.number), f"goto('{p.value}')", PHASE_INFO[p].title, show=False, id=f"goto.{p.value}") for p in Phase],
         # Quit is listed in F1 help and the palette; the footer keeps its room for the screen's own keys.
         Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", priority=True, show=False),
+        Binding("ctrl+r", "reload", N_("Reload file"), id="app.reload", show=False),
     ]
 
     def __init__(self, store: ProjectStore, *, demo: bool = False, start_mode: str = "dashboard") -> None:
@@ -70,6 +72,8 @@ class MailmigApp(App[Any]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        self._outside_edit_seen = 0
+        self.set_interval(3.0, self._watch_file)
         if self.store.readonly:
             self.notify(self.store.lock_message, title=_("Read-only"), severity="warning", timeout=8)
         if self.demo:
@@ -91,6 +95,9 @@ class MailmigApp(App[Any]):
             return None
         try:
             result = self.store.update(change, log)
+        except ProjectChangedOnDiskError as exc:
+            self.offer_reload(str(exc))
+            return None
         except (MailmigError, ValueError, KeyError) as exc:
             self.notify(str(exc), title=_("Not saved"), severity="error", timeout=8)
             return None
@@ -100,6 +107,41 @@ class MailmigApp(App[Any]):
             return None
         self.refresh_screen()
         return result
+
+    def offer_reload(self, why: str) -> None:
+        """The file was edited outside mailmig: say so, and offer to read it again."""
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.action_reload()
+
+        if not isinstance(self.screen, ConfirmDialog):
+            self.push_screen(ConfirmDialog(why + "\n\n" + _("Reload the file now? (Your last change was not saved; "
+                                                             "the file's content replaces what is shown.)")), done)
+
+    def _watch_file(self) -> None:
+        """Say so when the file is edited outside mailmig (seen twice in a row: not our own save in flight)."""
+        if self.store.readonly or not self.store.changed_on_disk():
+            self._outside_edit_seen = 0
+            return
+        self._outside_edit_seen += 1
+        if self._outside_edit_seen == 2:
+            self.notify(_("Changed outside mailmig: {file}. Press Ctrl+R to reload it.").format(
+                file=self.store.path.name), title=_("Changed on disk"), severity="warning", timeout=15)
+
+    def action_reload(self) -> None:
+        """Read the project file again (Ctrl+R), after an outside edit."""
+        if any(w.is_running for w in self.workers):
+            self.notify(_("A task is running; reload when it has finished (or stop it first)."),
+                        title=_("Not reloaded"), severity="warning")
+            return
+        try:
+            self.store.reload()
+        except MailmigError as exc:
+            self.notify(str(exc), title=_("Not reloaded"), severity="error", timeout=10)
+            return
+        self.refresh_screen()
+        self.screen.refresh_bindings()
+        self.notify(_("Reloaded {file} from disk").format(file=self.store.path.name), title=_("Reloaded"))
 
     def refresh_screen(self) -> None:
         for screen in self.screen_stack:
@@ -136,6 +178,9 @@ class MailmigApp(App[Any]):
             written = notices.export_all(self.store.project, folder)
         except OSError as exc:
             self.notify(_("Cannot write notices to {dir}: {error}").format(dir=folder, error=exc.strerror), severity="error")
+            return
+        except ValueError as exc:
+            self.notify(str(exc), title=_("Not exported"), severity="error", timeout=10)
             return
         self.notify(_("Exported {n} notices to {dir}").format(n=len(written), dir=folder), title=_("Notices"))
 

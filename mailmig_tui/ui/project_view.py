@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.worker import Worker, WorkerState
 
@@ -20,9 +20,17 @@ class ProjectView:
     ProjectView after each saved change, so widgets never hold a stale copy of the project.
     """
 
+    # Actions that change the project: not offered (hidden from the footer, disabled) while read-only.
+    EDITING_ACTIONS: ClassVar[frozenset[str]] = frozenset()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         translate_bindings(self)  # type: ignore[arg-type]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.EDITING_ACTIONS and self.mailmig.store.readonly:
+            return False
+        return super().check_action(action, parameters)  # type: ignore[misc]
 
     @property
     def mailmig(self) -> MailmigApp:

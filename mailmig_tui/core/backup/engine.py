@@ -37,7 +37,8 @@ from mailmig_tui.core.backup.index import FolderRow, Index, Row
 from mailmig_tui.core.backup.maildir import HashingWriter, MaildirFolder, header_block, syncfs
 from mailmig_tui.core.backup.names import folder_dirname, user_dirname
 from mailmig_tui.core.credentials import Credentials
-from mailmig_tui.core.errors import CredentialError, MailmigError
+from mailmig_tui.core.endpoints import admin_password_hint
+from mailmig_tui.core.errors import CredentialError, MailmigError, UsageError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.imap.fetch import FetchFailed, Meta, stream_fetch, uid_set
 from mailmig_tui.core.imap.session import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
@@ -110,7 +111,7 @@ def select_users(project: Project, wanted: list[str] | None) -> list[User]:
         try:
             chosen.append(project.user(email))
         except KeyError:
-            raise MailmigError(_("{email} is not a user of this project").format(email=email)) from None
+            raise UsageError(_("{email} is not a user of this project").format(email=email)) from None
     return chosen
 
 
@@ -126,7 +127,8 @@ def login_specs(project: Project, credentials: Credentials, users: list[User]) -
         login = user.effective_old_login
         if auth.method != "user":
             out[user.email] = (LoginSpec(login, admin_secret, auth) if admin_secret is not None else
-                               _("no password stored for the admin login {login}").format(login=auth.master_user))
+                               _("no password stored for the admin login {login}").format(login=auth.master_user)
+                               + " " + admin_password_hint("old"))
             continue
         try:
             secret = credentials.get(project.domain, "old", login)

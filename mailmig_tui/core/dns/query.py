@@ -52,6 +52,20 @@ class Answer:
         return self.status in (NXDOMAIN, NODATA)
 
 
+def record_order(value: str) -> tuple[tuple[int, ...], str]:
+    """Sort key for presentation forms: leading numbers (MX preference, SRV priority/weight/port) as
+    numbers, so `5 mx1` comes before `10 mx2` and `15 mx3` (as text, "10" < "15" < "5")."""
+    numbers: list[int] = []
+    parts = value.split()
+    while parts and parts[0].isdigit():
+        numbers.append(int(parts.pop(0)))
+    return tuple(numbers), " ".join(parts)
+
+
+def sort_records(values: object) -> tuple[str, ...]:
+    return tuple(sorted(values, key=record_order))  # type: ignore[call-overload]
+
+
 def rdata_text(rdtype: int, rdata: object) -> str:
     """A comparable presentation form: TXT strings joined, names lower-case without the final dot."""
     if rdtype == dns.rdatatype.TXT:
@@ -103,7 +117,7 @@ def interpret(server: str, qname: str, rdtype: str, response: dns.message.Messag
             elif rrset.name == name and rrset.rdtype == dns.rdatatype.CNAME:
                 cname = rrset
         if found is not None:
-            values = tuple(sorted(rdata_text(wanted, r) for r in found))
+            values = sort_records(rdata_text(wanted, r) for r in found)
             serial = int(found[0].serial) if wanted == dns.rdatatype.SOA else None
             return Answer(status=OK, values=values, ttl=found.ttl, serial=serial, **common)  # type: ignore[arg-type]
         if cname is None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from mailmig_tui.core.dns.config import DnsConfig
-from mailmig_tui.core.dns.query import Answer
+from mailmig_tui.core.dns.query import Answer, sort_records
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Project
 
@@ -65,7 +65,7 @@ def derive_targets(project: Project, config: DnsConfig, current_spf: tuple[str, 
     new_hosts = tuple(_host(m.host) for m in new.mx)
     if new.mx:
         targets.append(Target(
-            "mx", domain, "MX", tuple(sorted(f"{m.preference} {_host(m.host)}" for m in new.mx)), config.mx_ttl,
+            "mx", domain, "MX", sort_records(f"{m.preference} {_host(m.host)}" for m in new.mx), config.mx_ttl,
             _("mail for the domain is delivered to the new provider's servers"), MATCH_MX,
             new_hosts=new_hosts, old_hosts=tuple(_host(m.host) for m in old.mx)))
     if new.spf_include:

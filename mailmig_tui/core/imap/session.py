@@ -49,7 +49,38 @@ def normalise_fingerprint(value: str) -> str:
     return value.lower().removeprefix("sha256:").replace(":", "")
 
 
-def connect(endpoint: Endpoint, spec: LoginSpec, timeout: float = 60.0) -> IMAPClient:
+def peer_fingerprint(endpoint: Endpoint, timeout: float = 10.0) -> str | None:
+    """The sha256 fingerprint ("sha256:<hex>") of the certificate the server presents, read without trusting
+    it and without logging in (to tell the admin what to pin), or None if it cannot be read."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        client = IMAPClient(endpoint.host, endpoint.port, ssl=endpoint.tls == "ssl",
+                            ssl_context=ctx if endpoint.tls == "ssl" else None, timeout=timeout)
+    except TRANSIENT_ERRORS:
+        return None
+    try:
+        if endpoint.tls == "starttls":
+            client.starttls(ctx)
+        der = client._imap.sock.getpeercert(binary_form=True)
+        return "sha256:" + hashlib.sha256(der).hexdigest() if der else None
+    except (imaplib.IMAP4.error, *TRANSIENT_ERRORS):  # type: ignore[misc]
+        return None
+    finally:
+        _close(client)
+
+
+def _pin_hint(fingerprint: str | None, section: str) -> str:
+    if not fingerprint:
+        return ""
+    return " " + _("Its certificate's fingerprint is {fp}. If you have checked with the provider that this is "
+                   "their certificate, pin it: put the line  tls_fingerprint = \"{fp}\"  under [{section}] in the "
+                   "project file.").format(fp=fingerprint, section=section)
+
+
+def connect(endpoint: Endpoint, spec: LoginSpec, timeout: float = 60.0, section: str = "old_provider.imap") -> IMAPClient:
+    """`section`: the project-file table of `endpoint`, named in a certificate error's pinning hint."""
     if not endpoint.host or not endpoint.port:
         raise FatalUserError(_("the provider's IMAP host and port are not set in the project"))
     ctx = ssl_context(endpoint)
@@ -61,7 +92,8 @@ def connect(endpoint: Endpoint, spec: LoginSpec, timeout: float = 60.0) -> IMAPC
     except ssl.SSLCertVerificationError as exc:
         raise FatalUserError(_("the server's TLS certificate is not trusted ({error}); if this provider really "
                                "uses a self-signed certificate, pin it with tls_fingerprint or set tls_verify = false "
-                               "for it in the project").format(error=exc.verify_message or exc)) from None
+                               "for it in the project").format(error=exc.verify_message or exc)
+                             + _pin_hint(peer_fingerprint(endpoint), section)) from None
     except socket.gaierror as exc:
         raise FatalUserError(_("cannot resolve {host}: {error}").format(host=endpoint.host, error=exc.strerror)) from None
     try:
@@ -70,7 +102,7 @@ def connect(endpoint: Endpoint, spec: LoginSpec, timeout: float = 60.0) -> IMAPC
             got = hashlib.sha256(der or b"").hexdigest()
             if got != normalise_fingerprint(endpoint.tls_fingerprint):
                 raise FatalUserError(_("the server's certificate fingerprint sha256:{got} does not match the pinned "
-                                       "one").format(got=got))
+                                       "one").format(got=got) + _pin_hint("sha256:" + got, section))
         client.normalise_times = False  # keep INTERNALDATE's own offset
         client.folder_encode = False  # names stay the server's exact bytes; we decode them ourselves
         _login(client, spec)

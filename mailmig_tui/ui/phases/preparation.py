@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.widgets import TabPane
 
 from mailmig_tui.core.i18n import N_, _
@@ -31,5 +30,5 @@ class PreparationScreen(PhaseScreen):
             yield PlanPanel()
         with TabPane(_("Notices"), id="tab-notices"):
             yield NoticesPanel()
-        with TabPane(_("Providers"), id="tab-providers"), VerticalScroll():
+        with TabPane(_("Providers"), id="tab-providers"):
             yield ProviderPanel()

@@ -23,6 +23,7 @@ STATUS_STYLE = {
 
 
 class DashboardScreen(MailmigScreen):
+    EDITING_ACTIONS = frozenset({"cycle_status"})
     MODE = "dashboard"
     HELP = N_(
         "# Overview\n\n"

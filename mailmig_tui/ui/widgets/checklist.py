@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -50,6 +51,7 @@ def _fit(value: str, width: int) -> Text:
 
 
 class ChecklistPanel(ProjectView, Vertical):
+    EDITING_ACTIONS = frozenset({"toggle_done", "add", "edit", "delete", "move"})
     BINDINGS = [
         Binding("space", "toggle_done", N_("Tick"), id="checklist.toggle"),
         Binding("a", "add", N_("Add"), id="checklist.add"),
@@ -163,9 +165,18 @@ class ChecklistPanel(ProjectView, Vertical):
         self.filter_mode = modes[(modes.index(self.filter_mode) + 1) % len(modes)]
         self.refresh_project()
 
+    def _title_problem(self, item_id: str | None, text: str) -> str | None:
+        """Empty or already used by another item: said in the form, which stays open."""
+        try:
+            checklist.check_title(self.project, text, item_id)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
     def _item_fields(self, item: ChecklistItem | None) -> list[Field]:
         return [
-            Field("title", _("Item"), item.title if item else "", _("what must be done"), title_problem),
+            Field("title", _("Item"), item.title if item else "", _("what must be done"),
+                  partial(self._title_problem, item.id if item else None)),
             Field("owner", _("Owner"), item.owner if item else "", _("who does it")),
             Field("due", _("Due date"), item.due.isoformat() if item and item.due else "", "2026-12-05", due_problem),
             Field("note", _("Note"), item.note if item else "", _("anything worth remembering")),

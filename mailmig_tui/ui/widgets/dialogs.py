@@ -82,16 +82,19 @@ class FormDialog(_Dialog):
     DEFAULT_CSS = """
     FormDialog Label { margin-top: 0; color: $text-muted; }
     FormDialog Input { margin: 0; }
+    FormDialog .compact Input { height: 1; border: none; padding: 0 1; background: $boost; }
+    FormDialog .compact Input:focus { background: $primary 40%; }
     """
 
-    def __init__(self, title: str, fields: list[Field], submit: str = "") -> None:
+    def __init__(self, title: str, fields: list[Field], submit: str = "", compact: bool = False) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields
         self.submit_label = submit
+        self.compact = compact  # one-line inputs, so that eight fields fit in 80x24
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes="compact" if self.compact else ""):
             yield Static(self.title_text, classes="title")
             for f in self.fields:
                 yield Label(f.label)
@@ -138,11 +141,12 @@ class TextDialog(_Dialog):
     TextDialog TextArea { height: 1fr; }
     """
 
-    def __init__(self, title: str, text: str, hint: str = "") -> None:
+    def __init__(self, title: str, text: str, hint: str = "", validate: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.text = text
         self.hint = hint
+        self.validate = validate  # returns what is wrong (the dialog stays open and says so), or None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -150,6 +154,7 @@ class TextDialog(_Dialog):
             if self.hint:
                 yield Static(self.hint)
             yield TextArea(self.text, id="text", soft_wrap=True)
+            yield Static("", id="text-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Save (Ctrl+S)"), id="save", variant="primary")
                 yield Button(_("Cancel (Esc)"), id="cancel")
@@ -158,7 +163,12 @@ class TextDialog(_Dialog):
         self.query_one(TextArea).focus()
 
     def action_save(self) -> None:
-        self.dismiss(self.query_one(TextArea).text)
+        text = self.query_one(TextArea).text
+        problem = self.validate(text) if self.validate else None
+        if problem:
+            self.query_one("#text-error", Static).update(f"✗ {problem}")
+            return
+        self.dismiss(text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 
 class NoticesPanel(ProjectView, Vertical):
+    EDITING_ACTIONS = frozenset({"edit_template", "reset_template"})
     BINDINGS = [
         Binding("e", "edit_template", N_("Edit template"), id="notices.edit"),
         Binding("r", "reset_template", N_("Reset"), id="notices.reset"),
@@ -64,6 +65,8 @@ class NoticesPanel(ProjectView, Vertical):
         text.append(_("Subject: {subject}").format(subject=notice.subject) + "\n", style="bold")
         if kind in self.project.notices:
             text.append(_("(edited template)") + "\n", style="italic")
+            for problem in notices.template_problems(self.project.notices[kind]):
+                text.append("⚠ " + _("Warning: {problem}").format(problem=problem) + "\n", style="bold")
         text.append("\n" + notice.body)
         self.query_one("#notice-text", Static).update(text)
 
@@ -76,10 +79,14 @@ class NoticesPanel(ProjectView, Vertical):
         def done(text: str | None) -> None:
             if text is not None:
                 def change(project: Project) -> None:
-                    project.notices[kind] = text
+                    project.notices[kind] = notices.check_template(kind, text)
                 self.mailmig.mutate(change, _("edited the {notice} template").format(notice=_(notices.NOTICE_LABELS[kind])))
 
-        self.app.push_screen(TextDialog(_(notices.NOTICE_LABELS[kind]), notices.template_for(self.project, kind), hint), done)
+        def problem(text: str) -> str | None:
+            return "; ".join(notices.template_problems(text)) or None
+
+        self.app.push_screen(TextDialog(_(notices.NOTICE_LABELS[kind]), notices.template_for(self.project, kind), hint,
+                                        validate=problem), done)
 
     def action_reset_template(self) -> None:
         kind = self.current_kind()

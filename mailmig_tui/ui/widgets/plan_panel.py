@@ -33,6 +33,7 @@ def _ttl_problem(text: str) -> str | None:
 
 
 class PlanPanel(ProjectView, Vertical):
+    EDITING_ACTIONS = frozenset({"edit", "clear"})
     BINDINGS = [
         Binding("enter", "edit", N_("Edit date"), id="plan.edit"),
         Binding("delete", "clear", N_("Clear"), id="plan.clear"),

@@ -26,6 +26,7 @@ def _csv_problem(text: str) -> str | None:
 
 class UserTable(ProjectView, DataTable[Text | str]):
     """The project's users; `role` limits it to e.g. the pilot testers. `i` imports a users CSV."""
+    EDITING_ACTIONS = frozenset({"import_csv"})
 
     BINDINGS = [Binding("i", "import_csv", N_("Import CSV"), id="users.import")]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import TabbedContent, TabPane
 
@@ -59,7 +58,7 @@ class DnsScreen(PhaseScreen):
             yield DnsAuditPanel()
         with TabPane(_("Propagation"), id="tab-propagation"):
             yield DnsWatchPanel()
-        with TabPane(_("Providers"), id="tab-providers"), VerticalScroll():
+        with TabPane(_("Providers"), id="tab-providers"):
             yield ProviderPanel()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:

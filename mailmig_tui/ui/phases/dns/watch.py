@@ -105,6 +105,7 @@ class SnapshotReady(Message):
 
 
 class DnsWatchPanel(ProjectView, Vertical):
+    EDITING_ACTIONS = frozenset({"edit_resolvers"})
     BINDINGS = [
         Binding("w", "toggle_watch", N_("Start/stop"), id="dns_watch.toggle"),
         Binding("space", "toggle_pause", N_("Pause"), id="dns_watch.pause"),
