@@ -94,7 +94,8 @@ def print_audit(report: AuditReport, out: Reporter) -> None:
         domain=report.domain, servers=[s.label for s in report.servers])
     for row in report.rows:
         current = row.current
-        shown = ", ".join(current.values) if current and current.values else (current.status if current else "—")
+        shown = ", ".join(current.values) if current and current.values else (
+            (current.detail or current.status) if current and current.failed else current.status if current else "—")
         mark = "✓" if not row.needs_change else "✗"
         human = f"  {mark} {row.target.name} {row.target.rdtype}: {_state(row.state)}\n      {_('now')}:    {shown}"
         if row.needs_change:
