@@ -230,3 +230,15 @@ def test_ns_discovery_skips_a_dead_first_resolver_and_lists_each_address_once(fr
     elapsed = time.monotonic() - started
     assert elapsed < 2.5, f"NS discovery waited {elapsed:.1f} s on the dead first resolver"
     assert sorted(s.address for s in servers) == sorted(fresh_lab.authoritative)
+
+
+def test_spf_dropping_the_old_include_before_go_live_warns(fresh_lab: DnsLab, project: Project) -> None:
+    from mailmig_tui.core.dns.audit import WARN
+
+    fresh_lab.edit("corp.test", remove=("@ 5 IN TXT",), add=('@ 5 IN TXT "v=spf1 include:spf.newmail.test ~all"',))
+    report = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
+    check = next((c for c in report.checks if c.key == "spf-keeps-old"), None)
+    assert check is not None and check.status == WARN and "include:spf.oldmail.test" in check.explanation
+    project.plan.dates["go_live"] = datetime.now().astimezone() - timedelta(days=1)
+    after = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
+    assert next(c for c in after.checks if c.key == "spf-keeps-old").status == PASS

@@ -213,6 +213,9 @@ async def audit(project: Project, config: DnsConfig, *, authoritative: list[Serv
         target_value = by_key["spf"].values
         report.target_spf = report.spf if classify(by_key["spf"], txt) == NEW else await check_spf(domain, lookup, target_value)
         checks += _spf_checks(report.spf, report.target_spf, project.new.spf_include)
+        old_check = spf_keeps_old_check(report.spf, project, now)
+        if old_check is not None:
+            checks.append(old_check)
     for t in targets:
         if t.key.startswith("dkim:"):
             checks.append(dkim_check(t, current[t.key]))
@@ -255,6 +258,22 @@ def _spf_checks(spf: SpfReport, target: SpfReport, include: str) -> list[Check]:
                      _("include:{include} is published").format(include=include) if has_new else
                      _("add include:{include} before the cutover, or the new provider's mail fails SPF").format(include=include)))
     return out
+
+
+def spf_keeps_old_check(spf: SpfReport, project: Project, now: datetime) -> Check | None:
+    """Before go-live the old provider still sends mail for the domain: its include must stay."""
+    old = project.old.spf_include.lower()
+    if not old or not spf.record:
+        return None
+    go_live = project.plan.dates.get("go_live")
+    title = _("SPF keeps the old provider until go-live")
+    if go_live is not None and go_live <= now:
+        return Check("spf-keeps-old", PASS, title, _("go-live has passed: the old include may go"))
+    if old in spf.includes:
+        return Check("spf-keeps-old", PASS, title, _("include:{include} is still published").format(include=old))
+    return Check("spf-keeps-old", WARN, title, _(
+        "include:{include} was dropped before go-live: mail the old provider still sends for the domain "
+        "(forwards, scanners, users not moved yet) fails SPF; keep it until go-live").format(include=old))
 
 
 def dkim_check(target: Target, answer: Answer) -> Check:
