@@ -350,23 +350,32 @@ class Watcher:
         return ""
 
 
-def progress_text(snap: Snapshot) -> str:
-    """One line: "complete on 18 of 20; 2 not answering since 10:04:12 (a, b)" and the like."""
+def progress_head(snap: Snapshot) -> str:
     total = len(snap.standing)
-    unreachable, unknown = snap.unreachable, snap.unknown
     if snap.complete:
-        text = _("complete on {n} of {total}").format(n=snap.on_new, total=total)
-    else:
-        text = _("new MX on {n} of {total}").format(n=snap.on_new, total=total)
+        return _("complete on {n} of {total}").format(n=snap.on_new, total=total)
+    return _("new MX on {n} of {total}").format(n=snap.on_new, total=total)
+
+
+def progress_details(snap: Snapshot) -> list[str]:
+    """The resolvers not answering: "2 not answering since 10:04:12 (a, b)", and the unknown ones."""
+    parts = []
+    unreachable, unknown = snap.unreachable, snap.unknown
     if unreachable:
         since = min(snap.failing_since[n] for n in unreachable if n in snap.failing_since)
-        text += "; " + _("{n} not answering since {time} ({names})").format(
+        part = _("{n} not answering since {time} ({names})").format(
             n=len(unreachable), time=clock_text(since), names=_names(unreachable))
         if snap.ignore_unreachable:
-            text += " " + _("left out")
+            part += " " + _("left out")
+        parts.append(part)
     if unknown:
-        text += "; " + _("{n} unknown, stopped answering ({names})").format(n=len(unknown), names=_names(unknown))
-    return text
+        parts.append(_("{n} unknown, stopped answering ({names})").format(n=len(unknown), names=_names(unknown)))
+    return parts
+
+
+def progress_text(snap: Snapshot) -> str:
+    """One line: "complete on 18 of 20; 2 not answering since 10:04:12 (a, b)" and the like."""
+    return "; ".join([progress_head(snap), *progress_details(snap)])
 
 
 STATES = (NEW, OLD, MIXED, NEGATIVE, ERROR)

@@ -32,7 +32,15 @@ from mailmig_tui.core.dns.config import (
 from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.query import OK
 from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD
-from mailmig_tui.core.dns.watch import NO_RECURSION, Observation, ResolverHealth, Snapshot, Watcher
+from mailmig_tui.core.dns.watch import (
+    NO_RECURSION,
+    Observation,
+    ResolverHealth,
+    Snapshot,
+    Watcher,
+    progress_details,
+    progress_text,
+)
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
 from mailmig_tui.ui.project_view import ProjectView
@@ -123,14 +131,14 @@ class DnsWatchPanel(ProjectView, Vertical):
         Binding("plus", "interval(1)", N_("Interval"), key_display="+/-", id="dns_watch.slower"),
         Binding("minus", "interval(-1)", N_("Shorter interval"), show=False, id="dns_watch.faster"),
         Binding("e", "edit_resolvers", N_("Resolvers"), id="dns_watch.resolvers"),
-        Binding("u", "toggle_unreachable", N_("Leave out unreachable"), id="dns_watch.unreachable"),
+        Binding("u", "toggle_unreachable", N_("Unreachable"), id="dns_watch.unreachable"),
     ]
     DEFAULT_CSS = """
     DnsWatchPanel > #watch-status { height: 1; padding: 0 1; }
     DnsWatchPanel > #watch-head { height: 1; padding: 0 1; }
     DnsWatchPanel #watch-percent { width: auto; text-style: bold; margin-right: 1; }
     DnsWatchPanel #watch-spark { width: 24; }
-    DnsWatchPanel > #watch-summary { height: auto; max-height: 2; padding: 0 1; }
+    DnsWatchPanel > #watch-summary { height: auto; max-height: 3; padding: 0 1; }
     DnsWatchPanel > #auth-line { height: 1; padding: 0 1; }
     DnsWatchPanel > #auth-table { height: auto; max-height: 4; }
     DnsWatchPanel > #resolver-table { height: 1fr; }
@@ -390,7 +398,9 @@ class DnsWatchPanel(ProjectView, Vertical):
         spark.styles.width = max(1, min(SPARK_POINTS, len(snap.history)))
         spark.data = points
         self.query_one("#watch-summary", Static).update(self._summary(snap))
-        self.query_one("#auth-line", Static).update(self._auth_line(snap))
+        line = self.query_one("#auth-line", Static)
+        line.update(self._auth_line(snap))
+        line.display = not snap.auth_converged  # converged: the table's State column says it already
 
         auth = self.query_one("#auth-table", DataTable)
         auth.clear()
@@ -415,30 +425,37 @@ class DnsWatchPanel(ProjectView, Vertical):
         table.move_cursor(row=cursor)
 
     def _summary(self, snap: Snapshot) -> Text:
+        """Two lines: who has not answered (or "complete"), then the switch-off time or why it is pending."""
         summary = Text()
         if not any(t.key == "mx" for t in snap.targets):
             summary.append("✗ " + _("the new provider has no MX in the project (new.mx = []): nothing to watch"),
                            style="bold red")
             return summary
+        first: list[str] = progress_details(snap)
         if snap.complete:
-            summary.append("✓ " + _("Complete") + ": " + snap.progress_text, style="bold green")
+            summary.append("✓ " + _("Complete") + ": " + progress_text(snap), style="bold green")
         elif snap.cutover_at is not None:
-            summary.append(snap.progress_text)
             if snap.worst_case_complete is not None and not snap.unknown:
-                summary.append(" · " + _("worst case by {time}").format(time=hhmm(snap.worst_case_complete)))
-        elif snap.authoritative and any(r.status == OK for r in snap.authoritative):
-            summary.append(_("The zone still publishes the old MX: nothing to propagate yet."))
-        if snap.cutover_at is not None and snap.draining:
-            summary.append(" · " + _("old MX still handed out by {n}").format(n=snap.draining))
+                first.append(_("worst case by {time}").format(time=hhmm(snap.worst_case_complete)))
+            if snap.draining:
+                first.append(_("old MX still handed out by {n}").format(n=snap.draining))
+            summary.append(" · ".join(first))
+        elif snap.authoritative and any(r.status == OK for r in snap.authoritative) and not snap.lagging:
+            summary.append(" · ".join([_("The zone still publishes the old MX: nothing to propagate yet."), *first]))
+        else:
+            summary.append(" · ".join(first))
+        line2 = Text()
         if snap.safe_to_switch_off is not None:
-            summary.append(" · ")
-            summary.append((_("old provider can be switched off after {time}") if snap.safe_final else
-                            _("switch-off expected after {time}")).format(time=hhmm(snap.safe_to_switch_off)),
-                           style="bold" if snap.safe_final else "")
+            line2.append((_("old provider can be switched off after {time}") if snap.safe_final else
+                          _("switch-off expected after {time}")).format(time=hhmm(snap.safe_to_switch_off)),
+                         style="bold" if snap.safe_final else "")
         elif snap.cutover_at is not None or snap.lagging or any(r.status != OK for r in snap.authoritative):
-            summary.append(" · ")
-            summary.append("⏳ " + _("switch-off pending: {reason}").format(reason=snap.switch_off_pending),
-                           style="bold yellow")
+            line2.append("! " + _("switch-off pending: {reason}").format(reason=snap.switch_off_pending),
+                         style="bold yellow")
+        if line2:
+            if summary:
+                summary.append("\n")
+            summary.append_text(line2)
         return summary
 
     def _records_line(self, snap: Snapshot, name: str) -> Text:
@@ -497,7 +514,7 @@ class DnsWatchPanel(ProjectView, Vertical):
                 worst = candidate
         if worst is None:
             return "—"
-        return f"{worst[2][:12]} {countdown(worst[1])}"
+        return f"{worst[2][:8]} {countdown(worst[1])}"
 
     def _tick(self) -> None:
         """Once a second: the negative-cache countdowns follow the clock between sweeps."""
