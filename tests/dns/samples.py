@@ -10,7 +10,9 @@ import asyncio
 from datetime import datetime, timedelta
 
 from mailmig_tui.core.dns.audit import (
+    PASS,
     AuditReport,
+    Check,
     _spf_checks,
     dkim_check,
     dmarc_check,
@@ -84,7 +86,9 @@ def sample_report(project: Project, now: datetime, policy: str) -> AuditReport:
     by_key = {t.key: t for t in targets}
     spf = SpfReport(domain, OLD_SPF, 2, 0, includes=["spf.oldmail.test"])
     target_spf = SpfReport(domain, by_key["spf"].values[0], 4, 0, includes=["spf.oldmail.test", "spf.newmail.test"])
-    checks = _spf_checks(spf, target_spf, project.new.spf_include)
+    checks = [Check("authoritative", PASS, "Every authoritative server answers and serves the same zone",
+                    "2 servers (127.0.53.1, 127.0.53.2) serve serial 2026010101")]
+    checks += _spf_checks(spf, target_spf, project.new.spf_include)
     checks.append(dkim_check(by_key["dkim:mm1"], current["dkim:mm1"]))
     checks.append(dmarc_check(current["dmarc"]))
     cfg.mta_sts_policy = policy

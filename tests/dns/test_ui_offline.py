@@ -157,3 +157,15 @@ async def test_resolver_list_is_edited_in_the_tui_and_saved(tmp_path: Path, sile
          "url": "https://127.0.53.252/dns-query"},
     ]
     app.store.close()
+
+
+def test_long_values_differing_past_the_column_show_where() -> None:
+    from mailmig_tui.ui.phases.dns.audit import fit_pair
+
+    old = "v=spf1 include:spf.oldmail.test ~all"
+    new = "v=spf1 include:spf.oldmail.test include:spf.newmail.test ~all"
+    current, target = fit_pair(old, new, 18)
+    assert current.plain != target.plain and len(current.plain) <= 18 and len(target.plain) <= 18
+    assert current.plain.startswith("…") and "~all" in current.plain and "include" in target.plain
+    short = fit_pair("10 mx1.oldmail.test", "10 mx1.newmail.test", 18)
+    assert short[0].plain.startswith("10 mx1.o") and short[1].plain.startswith("10 mx1.n")

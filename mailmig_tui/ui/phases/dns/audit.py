@@ -59,6 +59,20 @@ def _fit(value: str, width: int, style: str = "") -> Text:
     return text
 
 
+def fit_pair(current: str, target: str, width: int) -> tuple[Text, Text]:
+    """Both values cut to `width`; when they share a prefix longer than the column (two SPF records
+    differing only past it), both start just before the first difference, so the cells show where."""
+    common = 0
+    for a, b in zip(current, target, strict=False):
+        if a != b:
+            break
+        common += 1
+    if current != target and common > width - 6 and min(len(current), len(target)) > width:
+        start = max(0, common - 4)
+        return _fit("…" + current[start:], width), _fit("…" + target[start:], width)
+    return _fit(current, width), _fit(target, width)
+
+
 def current_text(row: DiffRow) -> str:
     answer = row.current
     if answer is None:
@@ -198,10 +212,11 @@ class DnsAuditPanel(ProjectView, Vertical):
         table.clear()
         for r in report.rows:
             mark, word, style = ROW_STATES.get(r.state, ROW_STATES[OLD])
-            target = ", ".join(r.target.values)
+            current, target = fit_pair(current_text(r), ", ".join(r.target.values), 18)
+            if not r.needs_change:
+                target.stylize("dim")
             table.add_row(Text(f"{mark} {_(word)}", style=style), _fit(relative_name(r.target.name, report.domain), 17),
-                          r.target.rdtype, _fit(current_text(r), 18), _fit(target, 18, "" if r.needs_change else "dim"),
-                          key=r.target.key)
+                          r.target.rdtype, current, target, key=r.target.key)
         table.move_cursor(row=row)
 
         checks = Text()
