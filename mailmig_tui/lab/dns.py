@@ -416,7 +416,7 @@ def _run(cmd: list[str], log: Path) -> None:
 def _wait_pidfile(pidfile: Path, timeout: float = 10.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, IndexError):  # IndexError: written but still empty
             pid = int(pidfile.read_text().split()[0])
             if _alive(pid):
                 return pid
@@ -451,10 +451,18 @@ def _family(pid: int) -> list[int]:
 
 
 def _stop_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
-    try:
-        pid = int(pidfile.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return
+    # A server that is still starting may have created its pid file without writing it yet.
+    waited_until = time.monotonic() + 3.0
+    while True:
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            break
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, IndexError):
+            if time.monotonic() > waited_until:
+                return
+            time.sleep(0.05)
     if not _alive(pid):
         return
     with contextlib.suppress(ProcessLookupError):
