@@ -242,3 +242,10 @@ def test_spf_dropping_the_old_include_before_go_live_warns(fresh_lab: DnsLab, pr
     project.plan.dates["go_live"] = datetime.now().astimezone() - timedelta(days=1)
     after = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
     assert next(c for c in after.checks if c.key == "spf-keeps-old").status == PASS
+
+
+def test_no_new_mx_fails_readiness_with_a_hint(fresh_lab: DnsLab, project: Project) -> None:
+    project.new.mx = []
+    report = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
+    check = next(c for c in report.checks if c.key == "mx-set")
+    assert check.status == FAIL and "mx = []" in check.explanation and not report.ready

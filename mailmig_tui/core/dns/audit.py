@@ -226,6 +226,10 @@ async def audit(project: Project, config: DnsConfig, *, authoritative: list[Serv
         checks.append(tlsrpt_check(current["tls-rpt"]))
     if "mx" in by_key:
         checks.append(mx_ttl_check(project, config, current["mx"], by_key["mx"], now))
+    else:
+        checks.append(Check("mx-set", FAIL, _("The new provider's MX is in the project"), _(
+            "new_provider.mx is empty (the generic-imap preset writes mx = []): there is nothing to cut over or "
+            "watch; set mx = [{{ host = \"…\", preference = 10 }}] from the new provider's console")))
     return report
 
 
