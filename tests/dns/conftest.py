@@ -38,7 +38,8 @@ def lab() -> Iterator[DnsLab]:
     if not shutil.which("nsd") or not shutil.which("unbound"):
         pytest.skip("nsd/unbound not installed (scripts/install-system-packages.sh)")
     # MAILMIG_DNS_LAB_PREFIX (e.g. "127.0.54.") lets a second test run use its own addresses.
-    with DnsLab() as running:
+    # The sticky resolver holds answers 9 s (the zone's TTL is 5 s): it flips last, and the tests stay short.
+    with DnsLab(sticky_min_ttl=9) as running:
         yield running
 
 

@@ -147,7 +147,8 @@ async def test_propagation_tab_watches_resolvers_flip(fresh_lab: DnsLab, project
         # Everyone who answers has flipped; three resolvers never answered: not complete, no switch-off time.
         await wait_for(pilot, lambda: panel.snapshot is not None and panel.snapshot.on_new == 3, deadline=60)
         summary = text_of(app, "#watch-summary")
-        assert not panel.snapshot.complete and "new MX on 3 of 6; 3 not answering since" in summary
+        assert not panel.snapshot.complete and "3 not answering since" in summary
+        assert "New MX on 3 of 6 resolvers: 50%" in text_of(app, "#watch-percent")
         assert "switch-off pending: 3 resolver(s) never answered" in summary and bells == []
         await pilot.press("u")  # leave them out, as the status line then says
         assert "unreachable left out (u)" in text_of(app, "#watch-status")
