@@ -1,8 +1,12 @@
 """DNS commands: `mailmig dns check|watch|zone PROJECT`.
 
 JSON events (`--json`): dns.record (one per audited record), dns.check (one per readiness check),
-dns.ready (summary), dns.zone (the snippet), dns.snapshot (one per watcher sweep), dns.propagated.
-Exit codes: 0 ready / propagated; 1 not ready; 2 usage; 3 bad project file (including its [dns]).
+dns.ready (summary), dns.zone (the snippet), dns.note (--ignore-unreachable in effect), dns.snapshot
+(one per watcher sweep: standing of each resolver, unknown/unreachable, cutover_at, safe_to_switch_off
+or switch_off_pending, summary), dns.propagated.
+Exit codes: 0 ready / propagated; 1 not ready / not propagated when --count ran out; 2 usage (also: no
+new MX to watch); 3 bad project file (including its [dns]).
+"Propagated" and "safe to switch off" are defined in core/dns/watch.py (Watcher) and the README.
 """
 
 from __future__ import annotations

@@ -497,6 +497,11 @@ def lab_project() -> Project:
 
 
 if __name__ == "__main__":  # pragma: no cover - manual rehearsal: `python -m mailmig_tui.lab.dns`
+    def _interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the servers too
+    signal.signal(signal.SIGINT, _interrupt)  # even when started in the background (SIGINT ignored)
     lab = DnsLab().start()
     print(f"lab in {lab.base}; authoritative {lab.authoritative}; resolvers {lab.resolvers}")
     print("press Ctrl-C to stop")
