@@ -83,6 +83,7 @@ class DnsLab:
     # Resolvers started on demand by add_resolver() (not in `resolvers`, so the default list stays the same).
     extra: dict[str, str] = field(default_factory=dict)
     faults: dict[str, str] = field(default_factory=dict)  # name -> fault injected by fault()
+    nsd_ports: dict[str, tuple[str, int]] = field(default_factory=dict)  # NSD role -> (address, port)
     _paused: set[int] = field(default_factory=set)
     _timeout_socket: socket.socket | None = None
     _pidfiles: list[Path] = field(default_factory=list)
@@ -257,11 +258,20 @@ class DnsLab:
         kept = [line for line in self.records[zone] if not any(line.startswith(r) for r in remove)]
         return self.set_records(zone, kept + list(add), servers=servers)
 
-    def sync_secondary(self, zone: str) -> None:
-        """Bring a lagging secondary up to the primary's serial."""
-        self._write_zone("secondary", zone)
-        self._control("nsd", "secondary", "reload", zone)
-        self.wait_serial("secondary", zone, self.serials[zone])
+    def sync_secondary(self, zone: str, role: str = "secondary") -> None:
+        """Bring a lagging secondary (or any other NSD role) up to the primary's serial."""
+        self._write_zone(role, zone)
+        self._control("nsd", role, "reload", zone)
+        self.wait_serial(role, zone, self.serials[zone])
+
+    def add_nsd(self, role: str, address: str, port: int) -> str:
+        """One more authoritative NSD serving the current zones (`::1` needs a free high port, never 53);
+        returns its address as --authoritative takes it. It follows `edit(servers=(..., role))`."""
+        if role not in self.nsd_ports:
+            self._start_nsd(role, address, port)
+            for zone in ZONES:
+                self.wait_serial(role, zone, self.serials[zone])
+        return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
     def flush_resolvers(self) -> None:
         """Empty every Unbound cache so the next test starts the TTL clocks afresh."""
@@ -272,11 +282,11 @@ class DnsLab:
                 self.flush(name)
 
     def serial(self, role: str, zone: str) -> int | None:
-        address = self.primary if role == "primary" else self.secondary
+        address, port = self.nsd_ports.get(role, (self.primary if role == "primary" else self.secondary, 53))
         query = dns.message.make_query(zone, "SOA")
         query.flags &= ~dns.flags.RD
         try:
-            response = dns.query.udp(query, address, timeout=0.5)
+            response = dns.query.udp(query, address, timeout=0.5, port=port)
         except (dns.exception.Timeout, OSError):
             return None
         for rrset in response.answer:
@@ -314,7 +324,7 @@ class DnsLab:
         tmp.write_text(self._zone_text(zone))
         os.replace(tmp, path)
 
-    def _start_nsd(self, role: str, address: str) -> None:
+    def _start_nsd(self, role: str, address: str, port: int = 53) -> None:
         folder = self.base / role
         folder.mkdir(parents=True, exist_ok=True)
         for zone in ZONES:
@@ -323,7 +333,7 @@ class DnsLab:
         conf = folder / "nsd.conf"
         conf.write_text(
             "server:\n"
-            f"  ip-address: {address}\n  port: 53\n  do-ip6: no\n"
+            f"  ip-address: {address}@{port}\n  port: {port}\n  do-ip6: {'yes' if ':' in address else 'no'}\n"
             '  username: ""\n  chroot: ""\n'
             f'  zonesdir: "{folder}"\n  pidfile: "{folder}/nsd.pid"\n  database: ""\n'
             f'  xfrdfile: "{folder}/xfrd.state"\n  zonelistfile: "{folder}/zone.list"\n'
@@ -337,6 +347,7 @@ class DnsLab:
         self._pidfiles.append(pidfile)
         _run(["nsd", "-c", str(conf)], folder / "start.log")
         _wait_pidfile(pidfile)
+        self.nsd_ports[role] = (address, port)
 
     def _start_unbound(self, name: str, address: str, *, cache_min_ttl: int = 0, refuse: bool = False,
                        upstream: list[str] | None = None, port: int = 53, https_port: int = 0,

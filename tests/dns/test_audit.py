@@ -249,3 +249,26 @@ def test_no_new_mx_fails_readiness_with_a_hint(fresh_lab: DnsLab, project: Proje
     report = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
     check = next(c for c in report.checks if c.key == "mx-set")
     assert check.status == FAIL and "mx = []" in check.explanation and not report.ready
+
+
+def test_check_asks_an_ipv6_authoritative_server_too(fresh_lab: DnsLab, project: Project, tmp_path: Path,
+                                                     dkim_key: str) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    v6 = fresh_lab.add_nsd("v6", "::1", port)  # never [::1]:53
+    for zone in ("corp.test", "newmail.test", "oldmail.test"):
+        fresh_lab.sync_secondary(zone, "v6")
+    path = _ready_on(fresh_lab, tmp_path, project, dkim_key, ("primary", "secondary"))
+    args = ["--authoritative", fresh_lab.primary, "--authoritative", v6, "--resolver",
+            f"plain1={fresh_lab.resolvers['plain1']}", "--timeout", "0.5"]
+    lagging = run_cli("dns", "check", str(path), "--json", *args)
+    assert lagging.returncode == 1, lagging.stdout
+    check = next(e for e in map(json.loads, lagging.stdout.splitlines()) if e.get("key") == "authoritative")
+    assert check["status"] == "fail" and v6 in check["explanation"]
+    fresh_lab.sync_secondary("corp.test", "v6")
+    ready = run_cli("dns", "check", str(path), *args)
+    assert ready.returncode == 0, ready.stdout
+    assert f"{fresh_lab.primary}, {v6}" in ready.stdout
