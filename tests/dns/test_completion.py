@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from mailmig_tui.core.dns.query import OK
-from mailmig_tui.core.dns.records import MIXED, NEW, OLD, derive_targets
+from mailmig_tui.core.dns.records import NEW, OLD, derive_targets
 from mailmig_tui.core.dns.watch import Snapshot, Watcher
 from mailmig_tui.core.model import Project
 from mailmig_tui.lab.dns import DnsLab
+from tests.dns.completion import all_auth_new, assert_completion
 from tests.dns.conftest import FAULTS, lab_args, lab_config, write_project
 
 pytestmark = pytest.mark.lab
@@ -39,42 +39,6 @@ def watcher_for(lab: DnsLab, project: Project, names: list[str], timeout: float 
     config = lab_config(lab, names)
     return Watcher(project.domain, derive_targets(project, config), config.resolvers, config.authoritative,
                    timeout=timeout, interval=0.4, old_mx_ttl=project.plan.old_mx_ttl)
-
-
-def all_auth_new(snap: Snapshot) -> bool:
-    return bool(snap.authoritative) and all(r.status == OK and r.states.get("mx") == NEW for r in snap.authoritative)
-
-
-def expected_complete(snaps: list[Snapshot], i: int, names: list[str], ignore_unreachable: bool = False) -> bool:
-    """The definition, computed from the snapshots only (not from the watcher's own bookkeeping)."""
-    if not all_auth_new(snaps[i]):
-        return False
-    start = i
-    while start > 0 and not any(r.status == OK and r.states.get("mx") in (OLD, MIXED)
-                                for r in snaps[start - 1].authoritative):
-        start -= 1
-    cutover = next(j for j in range(start, i + 1) if all_auth_new(snaps[j]))
-    for name in names:
-        answered = [j for j in range(i + 1) if (o := snaps[j].observation(name, "mx")) and not o.answer.failed]
-        if not answered:
-            if ignore_unreachable:
-                continue
-            return False
-        last = answered[-1]
-        observation = snaps[last].observation(name, "mx")
-        if last <= cutover or observation is None or observation.state != NEW:
-            return False
-    return True
-
-
-def assert_completion(snaps: list[Snapshot], names: list[str], ignore: list[bool] | None = None) -> None:
-    for i, snap in enumerate(snaps):
-        flag = ignore[i] if ignore else False
-        assert snap.complete == expected_complete(snaps, i, names, flag), f"snapshot {i} at {snap.at}"
-        if not snap.complete:
-            assert snap.safe_final is False
-        if snap.unknown or (snap.unreachable and not flag):
-            assert snap.safe_to_switch_off is None, f"switch-off advice with unknown resolvers (snapshot {i})"
 
 
 class Recorder:

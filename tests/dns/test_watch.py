@@ -18,6 +18,7 @@ from mailmig_tui.core.dns.records import NEGATIVE, NEW, OLD, derive_targets
 from mailmig_tui.core.dns.watch import Snapshot, Watcher, snapshot_to_dict
 from mailmig_tui.core.model import Project
 from mailmig_tui.lab.dns import DnsLab
+from tests.dns.completion import assert_completion
 from tests.dns.conftest import lab_args, lab_config, run_cli, write_project
 
 pytestmark = pytest.mark.lab
@@ -74,6 +75,8 @@ def test_propagation_sticky_last_and_failures_classified(fresh_lab: DnsLab, proj
 
     snaps = [changed, *rest]
     assert snaps[-1].complete, "propagation never completed"
+    # `complete` exactly when the definition holds, on every snapshot (unreachable ones left out here).
+    assert_completion([before, *snaps], list(health), [True] * (len(snaps) + 1))
 
     def first_new(name: str) -> int:
         return next(i for i, s in enumerate(snaps) if (o := s.observation(name, "mx")) and o.state == NEW)
