@@ -1,8 +1,12 @@
 """DNS commands: `mailmig dns check|watch|zone PROJECT`.
 
 JSON events (`--json`): dns.record (one per audited record), dns.check (one per readiness check),
-dns.ready (summary), dns.zone (the snippet), dns.snapshot (one per watcher sweep), dns.propagated.
-Exit codes: 0 ready / propagated; 1 not ready; 2 usage; 3 bad project file (including its [dns]).
+dns.ready (summary), dns.zone (the snippet), dns.note (--ignore-unreachable in effect), dns.snapshot
+(one per watcher sweep: standing of each resolver, unknown/unreachable, cutover_at, safe_to_switch_off
+or switch_off_pending, summary), dns.propagated.
+Exit codes: 0 ready / propagated; 1 not ready / not propagated when --count ran out; 2 usage (also: no
+new MX to watch); 3 bad project file (including its [dns]).
+"Propagated" and "safe to switch off" are defined in core/dns/watch.py (Watcher) and the README.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(q)
     q.add_argument("--interval", type=float, default=None, help=_("seconds between refreshes"))
     q.add_argument("--until-propagated", action="store_true",
-                   help=_("exit 0 once every resolver serves the new MX"))
+                   help=_("exit 0 once every resolver answered the new MX after the authoritative servers changed"))
+    q.add_argument("--ignore-unreachable", action="store_true",
+                   help=_("leave out resolvers that have not answered once during the watch (said in the output)"))
     q.add_argument("--count", type=int, default=0, help=_("stop after this many refreshes"))
     q.set_defaults(func=cmd_watch)
     q = dns_sub.add_parser("zone", help=_("print the records to set, as a zone-file snippet"))
@@ -92,7 +98,8 @@ def print_audit(report: AuditReport, out: Reporter) -> None:
         domain=report.domain, servers=[s.label for s in report.servers])
     for row in report.rows:
         current = row.current
-        shown = ", ".join(current.values) if current and current.values else (current.status if current else "—")
+        shown = ", ".join(current.values) if current and current.values else (
+            (current.detail or current.status) if current and current.failed else current.status if current else "—")
         mark = "✓" if not row.needs_change else "✗"
         human = f"  {mark} {row.target.name} {row.target.rdtype}: {_state(row.state)}\n      {_('now')}:    {shown}"
         if row.needs_change:
@@ -152,52 +159,70 @@ def cmd_zone(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def render_snapshot(snap: Snapshot) -> str:
+    """A sweep as text lines of at most 80 columns: one per server, the MX first, then the summary."""
     lines = [_("{time}  sweep {seconds:.2f} s").format(time=_hm(snap.at), seconds=snap.sweep_seconds)]
-    lagging = snap.lagging
     if snap.auth_converged:
-        lines.append(_("  authoritative: converged on serial {serial} ({n} servers)").format(
+        lines.append(_("authoritative: converged on serial {serial} ({n} servers)").format(
             serial=snap.auth_serial, n=len(snap.authoritative)))
     else:
-        lines.append(_("  authoritative: NOT converged"))
+        lines.append(_("authoritative: NOT converged"))
     for row in snap.authoritative:
-        note = _("lagging") if row.lagging else (row.status if row.status != "ok" else "")
-        lines.append(f"    {row.server.name:<16} {row.server.label:<22} serial {row.serial or '—'} "
-                     f"AA={'yes' if row.aa else 'no'} MX={_state(row.states.get('mx', '-'))} {note}")
-    if lagging:
-        lines.append(_("  lagging secondary: {names}").format(names=", ".join(r.server.label for r in lagging)))
-    keys = [t.key for t in snap.targets]
+        note = _("LAGGING") if row.lagging else (row.status.upper() if row.status != "ok" else "")
+        mx = _state(row.states.get("mx", "-")) if row.status == "ok" else "?"
+        lines.append(_cut(f"  {row.server.label:<24} {_('serial')} {row.serial or '—':<11} AA={'y' if row.aa else 'n'} "
+                          f"MX {mx:<6} {note}", 80))
+    keys = [t.key for t in snap.targets if t.key != "mx"]
     for health in snap.resolvers:
-        head = f"    {health.server.name:<14} {health.server.label:<22}"
-        if not health.usable:
-            lines.append(head + " " + _("unusable: {status}").format(status=health.status.upper()) +
-                         (f" ({health.detail})" if health.detail else ""))
-            continue
-        cells = []
-        for key in keys:
-            o = snap.observation(health.server.name, key)
-            if o is None:
-                continue
-            cell = f"{key}={_state(o.state)}"
-            if o.state in (ERROR,):
-                cell += f"({o.answer.status.upper()})"
-            elif o.ttl is not None:
-                cell += f"({o.ttl}s" + (f"→{_hm(o.flip_at)}" if o.flip_at else "") + ")"
-            cells.append(cell)
-        lines.append(head + " " + " ".join(cells))
+        name = health.server.name
+        head = f"  {name[:12]:<12} {health.server.label[:21]:<21} "
+        o = snap.observation(name, "mx")
+        standing = snap.standing.get(name, "")
+        if not health.usable or o is None or o.answer.failed:
+            status = health.status if not health.usable else (o.answer.status if o else "error")
+            since = snap.failing_since.get(name)
+            word = _("unreachable") if standing == "unreachable" else _("unknown") if standing == "unknown" else \
+                _("new") if standing == "new" else _("failing")
+            cell = f"{word}: {status.upper()}" + (" " + _("since {time}").format(time=_hm(since)) if since else "")
+        else:
+            cell = f"MX {_state(o.state)}"
+            if o.ttl is not None:
+                cell += f" {o.ttl}s"
+            if o.flip_at:
+                cell += f"→{_hm(o.flip_at)}"
+            others = [k for k in keys if (x := snap.observation(name, k)) is not None and x.state != NEW]
+            if others:
+                cell += " " + _("+{n} not new").format(n=len(others))
+        lines.append(_cut(head + cell, 80))
+    lines.append(_cut("  " + snap.progress_text + (" (" + _("unreachable left out") + ")"
+                                                    if snap.ignore_unreachable and snap.unreachable else ""), 80))
     history = " ".join(f"{p:.0f}" for _at, p in snap.history[-10:])
-    lines.append(_("  new MX on {percent:.0f}% of usable resolvers (history: {history})").format(
-        percent=snap.percent_new, history=history))
-    lines.append(_("  worst case complete by {time}; old MX still handed out by {n}; safe to switch the old provider "
-                   "off after {off}").format(time=_hm(snap.worst_case_complete), n=snap.draining,
-                                              off=_hm(snap.safe_to_switch_off)))
+    lines.append(_cut("  " + _("% on the new MX: {history}").format(history=history), 80))
+    if snap.draining:
+        lines.append("  " + _("old MX still handed out by {n}").format(n=snap.draining))
+    if snap.safe_to_switch_off is not None:
+        lines.append(_cut("  " + (_("safe to switch the old provider off after {time}") if snap.safe_final else
+                                  _("switch-off expected after {time} (not yet final)")).format(
+            time=_hm(snap.safe_to_switch_off)), 80))
+    else:
+        lines.append(_cut("  " + _("switch-off: pending — {reason}").format(reason=snap.switch_off_pending), 80))
     return "\n".join(lines)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
     project, config = load_config(args.project, args)
     watcher = make_watcher(project, config)
+    watcher.ignore_unreachable = args.ignore_unreachable
     out = Reporter(args.json)
+    if not watcher.mx:
+        raise UsageError(_("the new provider has no MX in the project (new.mx = []): nothing to watch"))
+    if args.ignore_unreachable:
+        out.event("dns.note", _("--ignore-unreachable: resolvers that never answer are left out of \"propagated\""),
+                  ignore_unreachable=True)
 
     async def loop() -> int:
         count = 0
@@ -205,7 +230,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
             count += 1
             out.event("dns.snapshot", render_snapshot(snap), **snapshot_to_dict(snap))
             if snap.complete and args.until_propagated:
-                out.event("dns.propagated", _("every resolver serves the new MX") + "\a", complete=True)
+                left_out = snap.unreachable if snap.ignore_unreachable else []
+                text = _("propagated: every resolver answered the new MX") if not left_out else \
+                    _("propagated on {n} of {total}; left out, never answered: {names}").format(
+                        n=snap.on_new, total=len(snap.standing), names=", ".join(left_out))
+                out.event("dns.propagated", text + "\a", complete=True, left_out=left_out,
+                          safe_to_switch_off=snap.safe_to_switch_off)
                 return 0
             if args.count and count >= args.count:
                 return 0 if snap.complete else 1

@@ -83,6 +83,11 @@ class DnsLab:
     records: dict[str, list[str]] = field(default_factory=_default_zone_records)
     serials: dict[str, int] = field(default_factory=dict)
     resolvers: dict[str, str] = field(default_factory=dict)
+    # Resolvers started on demand by add_resolver() (not in `resolvers`, so the default list stays the same).
+    extra: dict[str, str] = field(default_factory=dict)
+    faults: dict[str, str] = field(default_factory=dict)  # name -> fault injected by fault()
+    nsd_ports: dict[str, tuple[str, int]] = field(default_factory=dict)  # NSD role -> (address, port)
+    _paused: set[int] = field(default_factory=set)
     _timeout_socket: socket.socket | None = None
     _pidfiles: list[Path] = field(default_factory=list)
 
@@ -138,6 +143,10 @@ class DnsLab:
         return self
 
     def stop(self) -> None:
+        for pid in list(self._paused):  # a stopped (SIGSTOP) process cannot act on SIGTERM
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._paused.clear()
         if self._timeout_socket is not None:
             self._timeout_socket.close()
             self._timeout_socket = None
@@ -150,6 +159,87 @@ class DnsLab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def address(self, name: str) -> str:
+        """`IP` or `[IPv6]:PORT` / `IP:PORT` of a resolver (base or extra), as --resolver takes it."""
+        return self.resolvers.get(name) or self.extra[name]
+
+    def add_resolver(self, name: str, *, cache_min_ttl: int = 0, address: str = "", port: int = 53,
+                     https_port: int = 0, cert: tuple[Path, Path] | None = None) -> str:
+        """Start one more Unbound (stubs to both NSDs) and return its address as --resolver takes it.
+
+        `address` defaults to the next free address of the prefix; `::1` needs a free high `port` (never 53:
+        only one process on the machine could have it). `https_port` with `cert` (pem, key) also serves
+        DNS over HTTPS on that port."""
+        if name in self.extra:
+            return self.extra[name]
+        if not address:
+            used = {a.split(":")[0] for a in (*self.resolvers.values(), *self.extra.values())}
+            n = 40
+            while f"{self.prefix}{n}" in used:
+                n += 1
+            address = f"{self.prefix}{n}"
+        self._start_unbound(name, address, cache_min_ttl=cache_min_ttl, port=port, https_port=https_port, cert=cert)
+        label = address if port == 53 else (f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+        del self.resolvers[name]
+        self.extra[name] = label
+        self._wait_answers(address, "corp.test", recursion=True, port=port)
+        return label
+
+    def _pid(self, name: str, kind: str) -> int:
+        return int((self.base / name / f"{kind}.pid").read_text().split()[0])
+
+    def pause(self, name: str, kind: str = "unbound") -> None:
+        """SIGSTOP a server (`name` a resolver, or "primary"/"secondary" with kind="nsd"): it keeps its
+        cache and state but answers nothing (a client sees timeouts) until resume()."""
+        for pid in _family(self._pid(name, kind)):  # NSD answers from a child process
+            os.kill(pid, signal.SIGSTOP)
+            self._paused.add(pid)
+
+    def resume(self, name: str, kind: str = "unbound") -> None:
+        for pid in _family(self._pid(name, kind)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+            self._paused.discard(pid)
+
+    def fault(self, name: str, kind: str, zone: str = "corp.test") -> None:
+        """Make resolver `name` fail for `zone` without losing what it cached (except for servfail):
+
+        timeout: queries are dropped (local-zone deny); refused: answered REFUSED (local-zone refuse);
+        stopped: the process is SIGSTOPped; servfail: its cache of the zone is emptied and its upstream
+        is a server that refuses, so it answers SERVFAIL."""
+        if kind == "timeout":
+            self._control("unbound", name, "local_zone", zone, "deny")
+        elif kind == "refused":
+            self._control("unbound", name, "local_zone", zone, "refuse")
+        elif kind == "stopped":
+            self.pause(name)
+        elif kind == "servfail":
+            self._control("unbound", name, "stub_remove", zone)
+            self._control("unbound", name, "stub_add", zone, self.resolvers.get("refused") or self.extra["refused"])
+            self._control("unbound", name, "flush_zone", zone)
+            self._control("unbound", name, "flush_requestlist")
+        else:
+            raise ValueError(kind)
+        self.faults[name] = kind
+
+    def clear_fault(self, name: str, zone: str = "corp.test") -> None:
+        kind = self.faults.pop(name, "")
+        if kind in ("timeout", "refused"):
+            self._control("unbound", name, "local_zone_remove", zone)
+        elif kind == "stopped":
+            self.resume(name)
+        elif kind == "servfail":
+            self._control("unbound", name, "stub_remove", zone)
+            self._control("unbound", name, "stub_add", zone, *self.authoritative)
+            self._control("unbound", name, "flush_infra", "all")
+            self._control("unbound", name, "flush_zone", zone)
+
+    def flush(self, name: str) -> None:
+        """Empty one resolver's cache of the lab's zones."""
+        self._control("unbound", name, "flush_zone", "test.")
+        self._control("unbound", name, "flush_infra", "all")
+        self._control("unbound", name, "flush_requestlist")
 
     # --- zone changes ------------------------------------------------------------------------------
 
@@ -170,26 +260,35 @@ class DnsLab:
         kept = [line for line in self.records[zone] if not any(line.startswith(r) for r in remove)]
         return self.set_records(zone, kept + list(add), servers=servers)
 
-    def sync_secondary(self, zone: str) -> None:
-        """Bring a lagging secondary up to the primary's serial."""
-        self._write_zone("secondary", zone)
-        self._control("nsd", "secondary", "reload", zone)
-        self.wait_serial("secondary", zone, self.serials[zone])
+    def sync_secondary(self, zone: str, role: str = "secondary") -> None:
+        """Bring a lagging secondary (or any other NSD role) up to the primary's serial."""
+        self._write_zone(role, zone)
+        self._control("nsd", role, "reload", zone)
+        self.wait_serial(role, zone, self.serials[zone])
+
+    def add_nsd(self, role: str, address: str, port: int) -> str:
+        """One more authoritative NSD serving the current zones (`::1` needs a free high port, never 53);
+        returns its address as --authoritative takes it. It follows `edit(servers=(..., role))`."""
+        if role not in self.nsd_ports:
+            self._start_nsd(role, address, port)
+            for zone in ZONES:
+                self.wait_serial(role, zone, self.serials[zone])
+        return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
     def flush_resolvers(self) -> None:
         """Empty every Unbound cache so the next test starts the TTL clocks afresh."""
-        for name in self.resolvers:
+        for name in list(self.faults):
+            self.clear_fault(name)
+        for name in (*self.resolvers, *self.extra):
             if name != "timeout":
-                self._control("unbound", name, "flush_zone", "test.")
-                self._control("unbound", name, "flush_infra", "all")
-                self._control("unbound", name, "flush_requestlist")
+                self.flush(name)
 
     def serial(self, role: str, zone: str) -> int | None:
-        address = self.primary if role == "primary" else self.secondary
+        address, port = self.nsd_ports.get(role, (self.primary if role == "primary" else self.secondary, 53))
         query = dns.message.make_query(zone, "SOA")
         query.flags &= ~dns.flags.RD
         try:
-            response = dns.query.udp(query, address, timeout=0.5)
+            response = dns.query.udp(query, address, timeout=0.5, port=port)
         except (dns.exception.Timeout, OSError):
             return None
         for rrset in response.answer:
@@ -227,7 +326,7 @@ class DnsLab:
         tmp.write_text(self._zone_text(zone))
         os.replace(tmp, path)
 
-    def _start_nsd(self, role: str, address: str) -> None:
+    def _start_nsd(self, role: str, address: str, port: int = 53) -> None:
         folder = self.base / role
         folder.mkdir(parents=True, exist_ok=True)
         for zone in ZONES:
@@ -236,7 +335,7 @@ class DnsLab:
         conf = folder / "nsd.conf"
         conf.write_text(
             "server:\n"
-            f"  ip-address: {address}\n  port: 53\n  do-ip6: no\n"
+            f"  ip-address: {address}@{port}\n  port: {port}\n  do-ip6: {'yes' if ':' in address else 'no'}\n"
             '  username: ""\n  chroot: ""\n'
             f'  zonesdir: "{folder}"\n  pidfile: "{folder}/nsd.pid"\n  database: ""\n'
             f'  xfrdfile: "{folder}/xfrd.state"\n  zonelistfile: "{folder}/zone.list"\n'
@@ -250,9 +349,11 @@ class DnsLab:
         self._pidfiles.append(pidfile)
         _run([require_tool("nsd"), "-c", str(conf)], folder / "start.log")
         _wait_pidfile(pidfile)
+        self.nsd_ports[role] = (address, port)
 
     def _start_unbound(self, name: str, address: str, *, cache_min_ttl: int = 0, refuse: bool = False,
-                       upstream: list[str] | None = None) -> None:
+                       upstream: list[str] | None = None, port: int = 53, https_port: int = 0,
+                       cert: tuple[Path, Path] | None = None) -> None:
         folder = self.base / name
         folder.mkdir(parents=True, exist_ok=True)
         stubs = upstream or self.authoritative
@@ -261,10 +362,18 @@ class DnsLab:
         )
         # 127.0.0.0/8 is allowed by default and the most specific rule wins, so refuse it by name.
         access = "127.0.0.0/8 refuse" if refuse else "127.0.0.0/8 allow"
+        if ":" in address:
+            access += "\n  access-control: ::1 allow"
+        interfaces = f"  interface: {address}@{port}\n"
+        if https_port and cert:
+            # DNS over HTTPS (Debian's Unbound is built with libnghttp2): same address, its own port.
+            interfaces += (f"  interface: {address}@{https_port}\n  https-port: {https_port}\n"
+                           f'  tls-service-pem: "{cert[0]}"\n  tls-service-key: "{cert[1]}"\n'
+                           "  http-notls-downstream: no\n")
         conf = folder / "unbound.conf"
         conf.write_text(
             "server:\n"
-            f"  interface: {address}\n  port: 53\n  do-ip6: no\n"
+            f"{interfaces}  port: {port}\n  do-ip6: {'yes' if ':' in address else 'no'}\n  do-ip4: yes\n"
             f'  username: ""\n  chroot: ""\n  directory: "{folder}"\n'
             f'  pidfile: "{folder}/unbound.pid"\n  logfile: "{folder}/unbound.log"\n  use-syslog: no\n'
             f"  access-control: {access}\n"
@@ -298,12 +407,12 @@ class DnsLab:
         if result.returncode != 0:
             raise RuntimeError(f"{tool} {' '.join(args)} failed: {result.stdout}{result.stderr}")
 
-    def _wait_answers(self, address: str, zone: str, recursion: bool, timeout: float = 15.0) -> None:
+    def _wait_answers(self, address: str, zone: str, recursion: bool, timeout: float = 15.0, port: int = 53) -> None:
         deadline = time.monotonic() + timeout
         query = dns.message.make_query(zone, "SOA")
         while time.monotonic() < deadline:
             with contextlib.suppress(dns.exception.Timeout, OSError):
-                response = dns.query.udp(query, address, timeout=0.5)
+                response = dns.query.udp(query, address, timeout=0.5, port=port)
                 if response.answer:
                     return
             time.sleep(0.05)
@@ -320,7 +429,7 @@ def _run(cmd: list[str], log: Path) -> None:
 def _wait_pidfile(pidfile: Path, timeout: float = 10.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError, IndexError):  # an empty file while it is written
+        with contextlib.suppress(OSError, ValueError, IndexError):  # IndexError: written but still empty
             pid = int(pidfile.read_text().split()[0])
             if _alive(pid):
                 return pid
@@ -338,20 +447,35 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _family(pid: int) -> list[int]:
+    """`pid` and its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo += children.get(current, [])
+    return out
+
+
 def _stop_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
-    # A daemon that is still starting may have created its pid file but not written it yet: wait a little
-    # for the number rather than leave the process running.
-    pid = None
-    deadline = time.monotonic() + 2.0
-    while pid is None and pidfile.exists():
+    # A server that is still starting may have created its pid file without writing it yet.
+    waited_until = time.monotonic() + 3.0
+    while True:
         try:
             pid = int(pidfile.read_text().split()[0])
+            break
+        except FileNotFoundError:
+            return
         except (OSError, ValueError, IndexError):
-            if time.monotonic() > deadline:
+            if time.monotonic() > waited_until:
                 return
-            time.sleep(0.02)
-    if pid is None:
-        return
+            time.sleep(0.05)
     if not _alive(pid):
         return
     with contextlib.suppress(ProcessLookupError):
@@ -386,6 +510,11 @@ def lab_project() -> Project:
 
 
 if __name__ == "__main__":  # pragma: no cover - manual rehearsal: `python -m mailmig_tui.lab.dns`
+    def _interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the servers too
+    signal.signal(signal.SIGINT, _interrupt)  # even when started in the background (SIGINT ignored)
     lab = DnsLab().start()
     print(f"lab in {lab.base}; authoritative {lab.authoritative}; resolvers {lab.resolvers}")
     print("press Ctrl-C to stop")

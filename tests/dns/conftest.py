@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mailmig_tui.core.dns.config import DnsConfig, Server
+from mailmig_tui.core.dns.config import DnsConfig, Server, parse_address
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.lab.dns import TOOLS, DnsLab, _default_zone_records, lab_project
@@ -37,7 +37,8 @@ def dkim_key() -> str:
 def lab() -> Iterator[DnsLab]:
     require_tools(*TOOLS)
     # MAILMIG_DNS_LAB_PREFIX (e.g. "127.0.54.") lets a second test run use its own addresses.
-    with DnsLab() as running:
+    # The sticky resolver holds answers 9 s (the zone's TTL is 5 s): it flips last, and the tests stay short.
+    with DnsLab(sticky_min_ttl=9) as running:
         yield running
 
 
@@ -69,7 +70,7 @@ def lab_config(lab: DnsLab, resolvers: list[str] | None = None, policy: str = ""
     names = resolvers or list(lab.resolvers)
     return DnsConfig(
         interval=1.0, timeout=0.5, mx_ttl=5,
-        resolvers=[Server(n, lab.resolvers[n]) for n in names],
+        resolvers=[Server(n, *parse_address(lab.address(n))) for n in names],
         authoritative=[Server(f"ns{i + 1}", a) for i, a in enumerate(lab.authoritative)],
         mta_sts_policy=policy,
     )
@@ -91,4 +92,17 @@ def lab_args(lab: DnsLab, resolvers: list[str] | None = None) -> list[str]:
     out: list[str] = []
     for address in lab.authoritative:
         out += ["--authoritative", address]
-    return out + lab.resolver_args(resolvers) + ["--timeout", "0.5"]
+    for name in resolvers or list(lab.resolvers):
+        out += ["--resolver", f"{name}={lab.address(name)}"]
+    return [*out, "--timeout", "0.5"]
+
+
+FAULTS = ("timeout", "refused", "stopped", "servfail")
+
+
+@pytest.fixture(scope="session")
+def holders(lab: DnsLab) -> list[str]:
+    """Four more resolvers that hold what they cache for 60 s, to be put in each fault state."""
+    for kind in FAULTS:
+        lab.add_resolver(f"hold-{kind}", cache_min_ttl=60)
+    return [f"hold-{kind}" for kind in FAULTS]

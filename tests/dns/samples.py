@@ -10,7 +10,9 @@ import asyncio
 from datetime import datetime, timedelta
 
 from mailmig_tui.core.dns.audit import (
+    PASS,
     AuditReport,
+    Check,
     _spf_checks,
     dkim_check,
     dmarc_check,
@@ -20,9 +22,9 @@ from mailmig_tui.core.dns.audit import (
 )
 from mailmig_tui.core.dns.config import DnsConfig, Server
 from mailmig_tui.core.dns.query import NXDOMAIN, OK, REFUSED, SERVFAIL, TIMEOUT, Answer
-from mailmig_tui.core.dns.records import Target, classify, derive_targets, diff, optional_targets
+from mailmig_tui.core.dns.records import NEW, OLD, Target, classify, derive_targets, diff, optional_targets
 from mailmig_tui.core.dns.spf import SpfReport
-from mailmig_tui.core.dns.watch import AuthRow, ResolverHealth, Snapshot, Watcher
+from mailmig_tui.core.dns.watch import AuthRow, ResolverHealth, Snapshot, Watcher, _Seen
 from mailmig_tui.core.model import Project
 
 OLD_SPF = "v=spf1 include:spf.oldmail.test ~all"
@@ -84,7 +86,9 @@ def sample_report(project: Project, now: datetime, policy: str) -> AuditReport:
     by_key = {t.key: t for t in targets}
     spf = SpfReport(domain, OLD_SPF, 2, 0, includes=["spf.oldmail.test"])
     target_spf = SpfReport(domain, by_key["spf"].values[0], 4, 0, includes=["spf.oldmail.test", "spf.newmail.test"])
-    checks = _spf_checks(spf, target_spf, project.new.spf_include)
+    checks = [Check("authoritative", PASS, "Every authoritative server answers and serves the same zone",
+                    "2 servers (127.0.53.1, 127.0.53.2) serve serial 2026010101")]
+    checks += _spf_checks(spf, target_spf, project.new.spf_include)
     checks.append(dkim_check(by_key["dkim:mm1"], current["dkim:mm1"]))
     checks.append(dmarc_check(current["dmarc"]))
     cfg.mta_sts_policy = policy
@@ -103,7 +107,14 @@ def sample_snapshot(project: Project, now: datetime) -> Snapshot:
                       clock=lambda: now)
     watcher.history = [(now - timedelta(seconds=90), 0.0), (now - timedelta(seconds=60), 0.0),
                        (now - timedelta(seconds=30), 100 / 3)]
-    watcher.new_mx_seen_at = now - timedelta(seconds=60)
+    # The cutover was seen a minute ago; plain1 and plain2 have answered the new MX since.
+    watcher.sweeps, watcher.cutover_sweep, watcher.cutover_at = 3, 1, now - timedelta(seconds=60)
+    for name in ("plain1", "plain2"):
+        watcher._last[name] = _Seen(2, NEW, now - timedelta(seconds=30))
+    for name in ("sticky",):
+        watcher._last[name] = _Seen(2, OLD, now - timedelta(seconds=30))
+    for name in ("refused", "servfail", "timeout"):
+        watcher._failing_since[name] = now - timedelta(seconds=90)
     serial = 2026010102
     auth = []
     for server in AUTH:

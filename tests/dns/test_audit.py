@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -165,3 +167,108 @@ def test_check_exit_codes_and_mta_sts_id(fresh_lab: DnsLab, project: Project, tm
     ready = run_cli("dns", "check", str(path), *args)
     assert ready.returncode == 0, ready.stdout + ready.stderr
     assert "READY for the cutover" in ready.stdout
+
+
+def _ready_on(lab: DnsLab, tmp_path: Path, project: Project, dkim_key: str, servers: tuple[str, ...]) -> Path:
+    """Publish everything the cutover needs on `servers` only; the project file that checks it."""
+    policy = _policy(tmp_path, "mx1.oldmail.test", "*.newmail.test")
+    path = write_project(tmp_path, project, mx_ttl=5, mta_sts_policy=str(policy))
+    lab.edit("corp.test", remove=("@ 5 IN TXT", "_mta-sts"), add=(
+        '@ 5 IN TXT "v=spf1 include:spf.oldmail.test include:spf.newmail.test ~all"',
+        f'mm1._domainkey 5 IN TXT "v=DKIM1; k=rsa; p={dkim_key}"',
+        '_mta-sts 60 IN TXT "v=STSv1; id=20261127T1000"'), servers=servers)
+    return path
+
+
+def test_check_asks_every_authoritative_server_lagging(fresh_lab: DnsLab, project: Project, tmp_path: Path,
+                                                       dkim_key: str) -> None:
+    path = _ready_on(fresh_lab, tmp_path, project, dkim_key, ("primary",))
+    args = lab_args(fresh_lab, ["plain1"])
+    lagging = run_cli("dns", "check", str(path), *args)
+    assert lagging.returncode == 1, lagging.stdout  # the secondary still serves the old records
+    assert "NOT READY" in lagging.stdout
+    result = run_cli("dns", "check", str(path), "--json", *args)
+    check = next(e for e in map(json.loads, result.stdout.splitlines()) if e.get("key") == "authoritative")
+    assert check["status"] == "fail" and fresh_lab.secondary in check["explanation"]
+    assert str(fresh_lab.serials["corp.test"] - 1) in check["explanation"]
+    assert "SPF" in check["explanation"] or "spf" in check["explanation"]
+    fresh_lab.sync_secondary("corp.test")
+    ready = run_cli("dns", "check", str(path), *args)
+    assert ready.returncode == 0, ready.stdout
+    assert f"{fresh_lab.primary}, {fresh_lab.secondary}" in ready.stdout  # both asked, both named
+
+
+@pytest.mark.parametrize("dead", ["secondary", "primary"])
+def test_check_reports_a_dead_authoritative_server(fresh_lab: DnsLab, project: Project, tmp_path: Path,
+                                                   dkim_key: str, dead: str) -> None:
+    path = _ready_on(fresh_lab, tmp_path, project, dkim_key, ("primary", "secondary"))
+    fresh_lab.pause(dead, "nsd")
+    try:
+        result = run_cli("dns", "check", str(path), "--json", *lab_args(fresh_lab, ["plain1"]))
+    finally:
+        fresh_lab.resume(dead, "nsd")
+    assert result.returncode == 1, result.stdout
+    events = list(map(json.loads, result.stdout.splitlines()))
+    check = next(e for e in events if e.get("key") == "authoritative")
+    address = fresh_lab.primary if dead == "primary" else fresh_lab.secondary
+    assert check["status"] == "fail" and address in check["explanation"] and "timeout" in check["explanation"]
+    # What the other server serves is still audited: the MX row is read, not an error.
+    mx = next(e for e in events if e.get("event") == "dns.record" and e["key"] == "mx")
+    assert mx["status"] == "ok"
+
+
+def test_ns_discovery_skips_a_dead_first_resolver_and_lists_each_address_once(fresh_lab: DnsLab) -> None:
+    from mailmig_tui.core.dns.audit import discover_authoritative
+    from mailmig_tui.core.dns.config import Server
+
+    # A third NS name on the primary's address: the same server must not be asked twice.
+    fresh_lab.edit("corp.test", add=("@ 60 IN NS ns3.corp.test.", f"ns3 60 IN A {fresh_lab.primary}"))
+    fresh_lab.flush_resolvers()
+    resolvers = [Server("dead", fresh_lab.resolvers["timeout"]), Server("plain1", fresh_lab.resolvers["plain1"])]
+    started = time.monotonic()
+    servers = asyncio.run(discover_authoritative("corp.test", resolvers, timeout=5.0))
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.5, f"NS discovery waited {elapsed:.1f} s on the dead first resolver"
+    assert sorted(s.address for s in servers) == sorted(fresh_lab.authoritative)
+
+
+def test_spf_dropping_the_old_include_before_go_live_warns(fresh_lab: DnsLab, project: Project) -> None:
+    from mailmig_tui.core.dns.audit import WARN
+
+    fresh_lab.edit("corp.test", remove=("@ 5 IN TXT",), add=('@ 5 IN TXT "v=spf1 include:spf.newmail.test ~all"',))
+    report = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
+    check = next((c for c in report.checks if c.key == "spf-keeps-old"), None)
+    assert check is not None and check.status == WARN and "include:spf.oldmail.test" in check.explanation
+    project.plan.dates["go_live"] = datetime.now().astimezone() - timedelta(days=1)
+    after = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
+    assert next(c for c in after.checks if c.key == "spf-keeps-old").status == PASS
+
+
+def test_no_new_mx_fails_readiness_with_a_hint(fresh_lab: DnsLab, project: Project) -> None:
+    project.new.mx = []
+    report = asyncio.run(audit(project, lab_config(fresh_lab, ["plain1"])))
+    check = next(c for c in report.checks if c.key == "mx-set")
+    assert check.status == FAIL and "mx = []" in check.explanation and not report.ready
+
+
+def test_check_asks_an_ipv6_authoritative_server_too(fresh_lab: DnsLab, project: Project, tmp_path: Path,
+                                                     dkim_key: str) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    v6 = fresh_lab.add_nsd("v6", "::1", port)  # never [::1]:53
+    for zone in ("corp.test", "newmail.test", "oldmail.test"):
+        fresh_lab.sync_secondary(zone, "v6")
+    path = _ready_on(fresh_lab, tmp_path, project, dkim_key, ("primary", "secondary"))
+    args = ["--authoritative", fresh_lab.primary, "--authoritative", v6, "--resolver",
+            f"plain1={fresh_lab.resolvers['plain1']}", "--timeout", "0.5"]
+    lagging = run_cli("dns", "check", str(path), "--json", *args)
+    assert lagging.returncode == 1, lagging.stdout
+    check = next(e for e in map(json.loads, lagging.stdout.splitlines()) if e.get("key") == "authoritative")
+    assert check["status"] == "fail" and v6 in check["explanation"]
+    fresh_lab.sync_secondary("corp.test", "v6")
+    ready = run_cli("dns", "check", str(path), *args)
+    assert ready.returncode == 0, ready.stdout
+    assert f"{fresh_lab.primary}, {v6}" in ready.stdout

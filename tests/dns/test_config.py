@@ -90,3 +90,13 @@ def test_resolver_lines_round_trip_and_name_bad_lines() -> None:
         parse_resolver_lines("a 127.0.0.1 CN http://x/\n")
     with pytest.raises(ValueError, match="the list is empty"):
         parse_resolver_lines("\n# nothing\n")
+
+
+def test_watch_with_no_new_mx_says_there_is_nothing_to_watch(tmp_path: Path) -> None:
+    project = make_project()
+    project.new.mx = []  # as the generic-imap preset writes it
+    path = write_project(tmp_path, project)
+    result = run_cli("dns", "watch", str(path), "--count", "1", "--resolver", "x=127.0.0.1:9")
+    assert result.returncode == 2
+    assert "no MX in the project (new.mx = []): nothing to watch" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -125,7 +125,9 @@ async def test_propagation_tab_watches_resolvers_flip(fresh_lab: DnsLab, project
         assert rows["servfail"][2] == "✗ servfail"
         assert rows["plain1"][2] == "· old" and rows["sticky"][2] == "· old"
         assert rows["plain1"][5].startswith("mm1 0:0")  # the new DKIM name: a negative-cache countdown
-        assert "New MX on 0 of 3 resolvers: 0%" in text_of(app, "#watch-percent")
+        assert "New MX on 0 of 6 resolvers: 0%" in text_of(app, "#watch-percent")
+        records = text_of(app, "#resolver-records")  # every record of the highlighted resolver
+        assert records.startswith("plain1: mx · old") and "spf · old" in records and "dkim mm1 ∅ negative" in records
         assert "authoritative converged on serial" in text_of(app, "#auth-line")
 
         await pilot.press("minus")  # 1 s is already the shortest interval
@@ -142,12 +144,22 @@ async def test_propagation_tab_watches_resolvers_flip(fresh_lab: DnsLab, project
                 seen.append(snap.percent_new)
             return snap is not None and snap.complete
 
+        # Everyone who answers has flipped; three resolvers never answered: not complete, no switch-off time.
+        await wait_for(pilot, lambda: panel.snapshot is not None and panel.snapshot.on_new == 3, deadline=60)
+        summary = text_of(app, "#watch-summary")
+        assert not panel.snapshot.complete and "3 not answering since" in summary
+        assert "New MX on 3 of 6 resolvers: 50%" in text_of(app, "#watch-percent")
+        assert "switch-off pending: 3 resolver(s) never answered" in summary and bells == []
+        await pilot.press("u")  # leave them out, as the status line then says
+        assert "unreachable left out (u)" in text_of(app, "#watch-status")
         await wait_for(pilot, flipped, deadline=60)
         assert any(0 < p < 100 for p in seen)  # the sticky resolver flips after the others
         assert seen == sorted(seen) and seen[-1] == 100
         rows = {r[0]: r for r in cells(resolvers)}
         assert all(rows[n][2] == "✓ new" for n in ("plain1", "plain2", "sticky"))
-        assert "Complete" in text_of(app, "#watch-summary")
+        summary = text_of(app, "#watch-summary")
+        assert "Complete: complete on 3 of 6; 3 not answering since" in summary and "left out" in summary
+        assert "can be switched off after" in summary
         assert "100%" in text_of(app, "#watch-percent")
         sweeps = panel.sweeps
         await wait_for(pilot, lambda: panel.sweeps >= sweeps + 2)  # still complete: no second bell

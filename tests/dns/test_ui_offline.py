@@ -62,12 +62,23 @@ async def test_unreachable_servers_are_said_plainly(tmp_path: Path, silent: str)
         await pilot.press("3", "]")
         audit = app.screen.query_one(DnsAuditPanel)
         await wait_for(pilot, lambda: not audit.checking and "✗" in text_of(app, "#audit-status"))
-        assert text_of(app, "#audit-status") == "✗ authoritative servers unreachable: timeout"
+        assert text_of(app, "#audit-status").startswith("✗ authoritative servers unreachable: timeout · ")
+        # The records to set are shown anyway, current value unknown, and the zone file can be written.
+        table = app.screen.query_one("#audit-table", DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert rows and all(r[0] == "? error" and r[3].startswith("unknown (unreac") for r in rows)
+        assert rows[0][1:3] == ["@", "MX"]
+        await pilot.press("z")
+        zone = tmp_path / "corp.example-records.zone"
+        assert " IN MX " in zone.read_text()
         await pilot.press("]")
         watch = app.screen.query_one(DnsWatchPanel)
         await wait_for(pilot, lambda: watch.snapshot is not None)
         assert text_of(app, "#auth-line") == "✗ authoritative servers unreachable: timeout"
         assert "no usable resolver (timeout)" in text_of(app, "#watch-percent")
+        summary = text_of(app, "#watch-summary")
+        assert "handed out by" not in summary and "switched off" not in summary  # no data, no claims
+        assert "switch-off pending: authoritative" in summary
         row = [str(c) for c in app.screen.query_one("#resolver-table", DataTable).get_row_at(0)]
         assert row[:3] == ["dead", "nowhere", "✗ timeout"]
         assert watch.state == "watching"  # it carries on, in case the servers come back
@@ -144,4 +155,56 @@ async def test_resolver_list_is_edited_in_the_tui_and_saved(tmp_path: Path, sile
         {"name": "lab-b", "address": "127.0.53.252", "port": 5353, "transport": "https",
          "url": "https://127.0.53.252/dns-query"},
     ]
+    app.store.close()
+
+
+def test_long_values_differing_past_the_column_show_where() -> None:
+    from mailmig_tui.ui.phases.dns.audit import fit_pair
+
+    old = "v=spf1 include:spf.oldmail.test ~all"
+    new = "v=spf1 include:spf.oldmail.test include:spf.newmail.test ~all"
+    current, target = fit_pair(old, new, 18)
+    assert current.plain != target.plain and len(current.plain) <= 18 and len(target.plain) <= 18
+    assert current.plain.startswith("…") and "~all" in current.plain and "include" in target.plain
+    short = fit_pair("10 mx1.oldmail.test", "10 mx1.newmail.test", 18)
+    assert short[0].plain.startswith("10 mx1.o") and short[1].plain.startswith("10 mx1.n")
+
+
+def test_times_show_seconds_within_the_hour(frozen_clock: Any) -> None:
+    from datetime import timedelta
+
+    from mailmig_tui.core import clock
+    from mailmig_tui.ui.phases.dns.watch import hhmm
+
+    now = clock.now()
+    assert hhmm(now + timedelta(seconds=42)).count(":") == 2
+    assert hhmm(now - timedelta(minutes=59)).count(":") == 2
+    assert hhmm(now + timedelta(hours=2)).count(":") == 1
+
+
+async def test_one_complete_notification_at_a_time(tmp_path: Path, silent: str, frozen_clock: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from mailmig_tui.lab.dns import lab_project
+    from mailmig_tui.ui.phases.dns.watch import SnapshotReady
+    from tests.dns.samples import sample_snapshot
+
+    app = demo_with(tmp_path, timeout=0.2, interval=600, authoritative=[silent],
+                    resolvers=[{"name": "dead", "address": silent}])
+    titles: list[str] = []
+    notify = app.notify
+    monkeypatch.setattr(app, "bell", lambda: None)
+    monkeypatch.setattr(app, "notify", lambda message, **kw: (titles.append(kw.get("title", "")), notify(message, **kw)))
+    base = sample_snapshot(lab_project(), frozen_clock)
+    done = dataclasses.replace(base, complete=True)
+    flapped = dataclasses.replace(base, complete=False)  # a resolver flapping: the cutover stands
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "]", "]")
+        watch = app.screen.query_one(DnsWatchPanel)
+        await wait_for(pilot, lambda: watch.snapshot is not None)
+        for snap in (done, flapped, done, flapped, done):
+            watch.post_message(SnapshotReady(snap))
+            await wait_for(pilot, lambda snap=snap: watch.snapshot is snap)  # type: ignore[misc]
+        assert titles.count("Propagation complete") == 1
     app.store.close()

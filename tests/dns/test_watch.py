@@ -18,6 +18,7 @@ from mailmig_tui.core.dns.records import NEGATIVE, NEW, OLD, derive_targets
 from mailmig_tui.core.dns.watch import Snapshot, Watcher, snapshot_to_dict
 from mailmig_tui.core.model import Project
 from mailmig_tui.lab.dns import DnsLab
+from tests.dns.completion import assert_completion
 from tests.dns.conftest import lab_args, lab_config, run_cli, write_project
 
 pytestmark = pytest.mark.lab
@@ -44,6 +45,7 @@ async def _until(watcher: Watcher, done: object, deadline: float = 60.0) -> list
 
 def test_propagation_sticky_last_and_failures_classified(fresh_lab: DnsLab, project: Project, dkim_key: str) -> None:
     watcher = _watcher(fresh_lab, project)
+    watcher.ignore_unreachable = True  # refused, servfail and timeout never answer: left out, as asked
 
     async def scenario() -> tuple[Snapshot, Snapshot, list[Snapshot]]:
         before = await watcher.sweep()  # starts every resolver's TTL clock on the old answers
@@ -73,6 +75,8 @@ def test_propagation_sticky_last_and_failures_classified(fresh_lab: DnsLab, proj
 
     snaps = [changed, *rest]
     assert snaps[-1].complete, "propagation never completed"
+    # `complete` exactly when the definition holds, on every snapshot (unreachable ones left out here).
+    assert_completion([before, *snaps], list(health), [True] * (len(snaps) + 1))
 
     def first_new(name: str) -> int:
         return next(i for i, s in enumerate(snaps) if (o := s.observation(name, "mx")) and o.state == NEW)
@@ -115,7 +119,11 @@ def test_watch_command_exits_once_propagated(fresh_lab: DnsLab, project: Project
     first = json.loads(primed.stdout.splitlines()[0])
     assert first["event"] == "dns.snapshot" and first["percent_new"] == 0
     fresh_lab.edit("corp.test", remove=("@ 5 IN MX",), add=NEW_MX)
-    result = run_cli("dns", "watch", str(path), "--interval", "1", "--until-propagated", *args)
+    result = run_cli("dns", "watch", str(path), "--interval", "1", "--until-propagated", "--ignore-unreachable", *args)
     assert result.returncode == 0, result.stderr
-    assert "every resolver serves the new MX\a" in result.stdout
+    assert "left out" in result.stdout.splitlines()[0]  # the flag is said first
+    assert "propagated on 3 of 6; left out, never answered: refused, servfail, timeout\a" in result.stdout
     assert "REFUSED" in result.stdout and "SERVFAIL" in result.stdout and "TIMEOUT" in result.stdout
+    assert "safe to switch the old provider off after" in result.stdout
+    too_long = [line for line in result.stdout.splitlines() if len(line) > 80]
+    assert not too_long, too_long

@@ -54,6 +54,8 @@ class AuditReport:
     target_spf: SpfReport | None = None
     # Facts the CLI stores in [dns.observed] so a later check can compare (the MTA-STS id before the change).
     observed: dict[str, Any] = field(default_factory=dict)
+    offline: bool = False  # no authoritative server answered: the rows hold targets, current unknown
+    offline_reason: str = ""
 
     @property
     def ready(self) -> bool:
@@ -65,44 +67,104 @@ class AuditReport:
 
 
 class Reader:
-    """Reads current records: from the authoritative servers when known, else from a resolver."""
+    """Reads current records from EVERY authoritative server (each address), else from a resolver.
+
+    `authoritative()` asks all the servers at once and returns the answer of one serving the newest
+    serial; every server's answer is kept in `asked` so the audit can say which one differs."""
 
     def __init__(self, servers: list[Server], resolvers: list[Server], timeout: float) -> None:
         self.servers = servers
         self.resolvers = resolvers
         self.timeout = timeout
+        self.serials: dict[Server, Answer] = {}  # each server's SOA answer (set by `probe()`)
+        self.asked: dict[tuple[str, str], list[tuple[Server, Answer]]] = {}
+
+    async def probe(self, domain: str) -> None:
+        answers = await asyncio.gather(*(ask(s, domain, "SOA", timeout=self.timeout, recursion=False)
+                                         for s in self.servers))
+        self.serials = dict(zip(self.servers, answers, strict=True))
+
+    @property
+    def answering(self) -> list[Server]:
+        """Servers that answered the SOA authoritatively, the newest serial first."""
+        ok = [(s, a) for s, a in self.serials.items() if not a.failed and a.aa]
+        ok.sort(key=lambda item: -(item[1].serial or 0))
+        return [s for s, _a in ok]
 
     async def authoritative(self, name: str, rdtype: str) -> Answer:
-        last: Answer | None = None
-        for server in self.servers:
-            answer = await ask(server, name, rdtype, timeout=self.timeout, recursion=False)
-            # Only an authoritative answer (AA) counts; a server that is not, is tried like a failure.
-            if not answer.failed and (answer.aa or answer.status in (NXDOMAIN,)):
+        servers = self.answering if self.serials else self.servers
+        if not servers:
+            if not self.servers:
+                return await self.recursive(name, rdtype)
+            return Answer("-", name, rdtype, ERROR, detail=_("no authoritative server answers"))
+        answers = await asyncio.gather(*(ask(s, name, rdtype, timeout=self.timeout, recursion=False) for s in servers))
+        self.asked[(name, rdtype)] = list(zip(servers, answers, strict=True))
+        # Only an authoritative answer (AA) counts; the newest serial's server first.
+        for answer in answers:
+            if not answer.failed and (answer.aa or answer.status == NXDOMAIN):
                 return answer
-            last = answer
-        if last is None or not self.servers:
-            return await self.recursive(name, rdtype)
-        return last
+        return answers[0]
 
     async def recursive(self, name: str, rdtype: str) -> Answer:
-        last = Answer("-", name, rdtype, ERROR, detail=_("no resolver answered"))
-        for server in self.resolvers:
-            answer = await ask(server, name, rdtype, timeout=self.timeout)
-            if not answer.failed:
-                return answer
-            last = answer
-        return last
+        """The first answer from any resolver, all asked at once: a dead one costs nothing."""
+        if not self.resolvers:
+            return Answer("-", name, rdtype, ERROR, detail=_("no resolver answered"))
+        tasks = [asyncio.ensure_future(ask(s, name, rdtype, timeout=self.timeout)) for s in self.resolvers]
+        last: Answer | None = None
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                answer = await next_done
+                if not answer.failed:
+                    return answer
+                last = answer
+        finally:
+            for task in tasks:
+                task.cancel()
+        return last or Answer("-", name, rdtype, ERROR, detail=_("no resolver answered"))
 
 
 async def discover_authoritative(domain: str, resolvers: list[Server], timeout: float) -> list[Server]:
-    """Every address (IPv4 and IPv6) of every NS of `domain`, found through the first working resolver."""
+    """Every address (IPv4 and IPv6) of every NS of `domain`, each address once (resolvers asked at once)."""
     reader = Reader([], resolvers, timeout)
     ns = await reader.recursive(domain, "NS")
-    servers: list[Server] = []
-    for host in ns.values:
-        v4, v6 = await asyncio.gather(reader.recursive(host, "A"), reader.recursive(host, "AAAA"))
-        servers += [Server(f"{host} {ip}", ip) for ip in (*v4.values, *v6.values)]
-    return servers
+    hosts = sorted(set(ns.values))
+    found = await asyncio.gather(*(asyncio.gather(reader.recursive(h, "A"), reader.recursive(h, "AAAA")) for h in hosts))
+    names: dict[str, list[str]] = {}
+    for host, (v4, v6) in zip(hosts, found, strict=True):
+        for ip in (*v4.values, *v6.values):
+            names.setdefault(ip, []).append(host)
+    return [Server(f"{', '.join(hosts)} {ip}", ip) for ip, hosts in names.items()]
+
+
+def authoritative_check(reader: Reader, targets: list[Target]) -> Check:
+    """Every authoritative server answers, with the same serial and the same records."""
+    title = _("Every authoritative server answers and serves the same zone")
+    problems: list[str] = []
+    for server, soa in reader.serials.items():
+        if soa.failed:
+            problems.append(_("{server} does not answer ({status})").format(server=server.label, status=soa.status))
+        elif not soa.aa:
+            problems.append(_("{server} is not authoritative for the zone").format(server=server.label))
+    answering = reader.answering
+    top = reader.serials[answering[0]].serial if answering else None
+    for server in answering[1:]:
+        serial = reader.serials[server].serial
+        differs = []
+        for t in targets:
+            got = dict(reader.asked.get((t.name, t.rdtype), []))
+            first, mine = got.get(answering[0]), got.get(server)
+            if first is not None and mine is not None and (first.status, first.values) != (mine.status, mine.values):
+                differs.append(t.key.split(":")[0].upper())
+        if serial != top or differs:
+            problems.append(_("{server} serves serial {serial} (newest {top}){differs}").format(
+                server=server.label, serial=serial, top=top,
+                differs=(": " + _("different {records}").format(records=", ".join(dict.fromkeys(differs))))
+                if differs else ""))
+    if problems:
+        return Check("authoritative", FAIL, title, "; ".join(problems) + " — " + _(
+            "resolvers asking that server get what it serves: wait for it to catch up (or fix it) before the cutover"))
+    return Check("authoritative", PASS, title, _("{n} servers ({servers}) serve serial {serial}").format(
+        n=len(answering), servers=", ".join(s.label for s in answering), serial=top))
 
 
 async def read_current(reader: Reader, targets: list[Target]) -> dict[str, Answer]:
@@ -119,6 +181,14 @@ async def audit(project: Project, config: DnsConfig, *, authoritative: list[Serv
     if not servers:
         servers = await discover_authoritative(domain, resolvers, config.timeout)
     reader = Reader(servers, resolvers, config.timeout)
+    await reader.probe(domain)
+    if not servers:
+        return offline_report(project, config, [], now, _(
+            "no authoritative servers found for {domain}: the resolvers return no NS set; is the domain registered "
+            "and delegated?").format(domain=domain))
+    if not reader.answering:
+        return offline_report(project, config, servers, now, _("authoritative servers unreachable: {statuses}").format(
+            statuses=", ".join(sorted({a.status for a in reader.serials.values()}))))
     txt, sts, rpt = await asyncio.gather(
         reader.authoritative(domain, "TXT"), reader.authoritative(f"_mta-sts.{domain}", "TXT"),
         reader.authoritative(f"_smtp._tls.{domain}", "TXT"))
@@ -128,6 +198,7 @@ async def audit(project: Project, config: DnsConfig, *, authoritative: list[Serv
     current["spf"] = txt
     rows = diff(targets, current)
     report = AuditReport(domain, now, servers, rows, [])
+    report.checks.append(authoritative_check(reader, targets))
 
     async def lookup(name: str, rdtype: str) -> Answer:
         # Includes live in other zones (the providers'): a resolver reaches them, our NS may not.
@@ -142,6 +213,9 @@ async def audit(project: Project, config: DnsConfig, *, authoritative: list[Serv
         target_value = by_key["spf"].values
         report.target_spf = report.spf if classify(by_key["spf"], txt) == NEW else await check_spf(domain, lookup, target_value)
         checks += _spf_checks(report.spf, report.target_spf, project.new.spf_include)
+        old_check = spf_keeps_old_check(report.spf, project, now)
+        if old_check is not None:
+            checks.append(old_check)
     for t in targets:
         if t.key.startswith("dkim:"):
             checks.append(dkim_check(t, current[t.key]))
@@ -152,7 +226,23 @@ async def audit(project: Project, config: DnsConfig, *, authoritative: list[Serv
         checks.append(tlsrpt_check(current["tls-rpt"]))
     if "mx" in by_key:
         checks.append(mx_ttl_check(project, config, current["mx"], by_key["mx"], now))
+    else:
+        checks.append(Check("mx-set", FAIL, _("The new provider's MX is in the project"), _(
+            "new_provider.mx is empty (the generic-imap preset writes mx = []): there is nothing to cut over or "
+            "watch; set mx = [{{ host = \"…\", preference = 10 }}] from the new provider's console")))
     return report
+
+
+def offline_report(project: Project, config: DnsConfig, servers: list[Server], now: datetime,
+                   reason: str) -> AuditReport:
+    """Nothing authoritative answers: the records to set anyway (as `dns zone` prints them), each current
+    value unknown, and one failed check saying why."""
+    domain = project.domain.lower().rstrip(".")
+    targets = derive_targets(project, config)
+    unknown = {t.key: Answer("-", t.name, t.rdtype, ERROR, detail=_("unknown (unreachable)")) for t in targets}
+    check = Check("authoritative", FAIL, _("Every authoritative server answers and serves the same zone"),
+                  reason + " — " + _("the current records are unknown"))
+    return AuditReport(domain, now, servers, diff(targets, unknown), [check], offline=True, offline_reason=reason)
 
 
 def _spf_checks(spf: SpfReport, target: SpfReport, include: str) -> list[Check]:
@@ -172,6 +262,22 @@ def _spf_checks(spf: SpfReport, target: SpfReport, include: str) -> list[Check]:
                      _("include:{include} is published").format(include=include) if has_new else
                      _("add include:{include} before the cutover, or the new provider's mail fails SPF").format(include=include)))
     return out
+
+
+def spf_keeps_old_check(spf: SpfReport, project: Project, now: datetime) -> Check | None:
+    """Before go-live the old provider still sends mail for the domain: its include must stay."""
+    old = project.old.spf_include.lower()
+    if not old or not spf.record:
+        return None
+    go_live = project.plan.dates.get("go_live")
+    title = _("SPF keeps the old provider until go-live")
+    if go_live is not None and go_live <= now:
+        return Check("spf-keeps-old", PASS, title, _("go-live has passed: the old include may go"))
+    if old in spf.includes:
+        return Check("spf-keeps-old", PASS, title, _("include:{include} is still published").format(include=old))
+    return Check("spf-keeps-old", WARN, title, _(
+        "include:{include} was dropped before go-live: mail the old provider still sends for the domain "
+        "(forwards, scanners, users not moved yet) fails SPF; keep it until go-live").format(include=old))
 
 
 def dkim_check(target: Target, answer: Answer) -> Check:

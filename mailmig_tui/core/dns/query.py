@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import dns.asyncquery
 import dns.exception
@@ -42,6 +43,7 @@ class Answer:
     rcode: str = ""
     detail: str = ""
     elapsed: float = 0.0
+    at: datetime | None = None  # when the answer arrived (set by the watcher from its clock)
 
     @property
     def failed(self) -> bool:

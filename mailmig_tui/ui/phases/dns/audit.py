@@ -6,7 +6,6 @@ waits on the network); `show_report()` renders any AuditReport, which the snapsh
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -19,13 +18,11 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from mailmig_tui.core import clock
-from mailmig_tui.core.dns.audit import FAIL, PASS, WARN, AuditReport, audit, discover_authoritative
+from mailmig_tui.core.dns.audit import FAIL, PASS, WARN, AuditReport, audit, offline_report
 from mailmig_tui.core.dns.config import DnsConfig
 from mailmig_tui.core.dns.project import project_config
-from mailmig_tui.core.dns.query import ask
 from mailmig_tui.core.dns.records import ERROR, NEGATIVE, NEW, OLD, DiffRow, zone_line, zone_snippet
 from mailmig_tui.core.dns.watch import probe_resolvers
-from mailmig_tui.core.errors import MailmigError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
 from mailmig_tui.ui.project_view import ProjectView
@@ -45,10 +42,6 @@ CHECK_MARKS = {PASS: ("✓", "green"), WARN: ("!", "yellow"), FAIL: ("✗", "bol
 CHECK_ORDER = {FAIL: 0, WARN: 1, PASS: 2}
 
 
-class DnsUnavailable(MailmigError):
-    """The servers the audit needs did not answer (said in plain words, not as a traceback)."""
-
-
 def relative_name(name: str, domain: str) -> str:
     """`_dmarc.corp.example` → `_dmarc`, the apex → `@` (as DNS hosting consoles ask for it)."""
     if name == domain:
@@ -66,6 +59,20 @@ def _fit(value: str, width: int, style: str = "") -> Text:
     return text
 
 
+def fit_pair(current: str, target: str, width: int) -> tuple[Text, Text]:
+    """Both values cut to `width`; when they share a prefix longer than the column (two SPF records
+    differing only past it), both start just before the first difference, so the cells show where."""
+    common = 0
+    for a, b in zip(current, target, strict=False):
+        if a != b:
+            break
+        common += 1
+    if current != target and common > width - 6 and min(len(current), len(target)) > width:
+        start = max(0, common - 4)
+        return _fit("…" + current[start:], width), _fit("…" + target[start:], width)
+    return _fit(current, width), _fit(target, width)
+
+
 def current_text(row: DiffRow) -> str:
     answer = row.current
     if answer is None:
@@ -74,33 +81,26 @@ def current_text(row: DiffRow) -> str:
         return ", ".join(answer.values)
     if answer.negative:
         return _("(none)")
+    if answer.failed:
+        return answer.detail if answer.detail == _("unknown (unreachable)") else _("unknown ({status})").format(
+            status=answer.status)
     return answer.status
 
 
 async def run_audit(project: Project, config: DnsConfig) -> AuditReport:
-    """Check the servers first (all at once), then audit with those that answer.
+    """Check the resolvers first (all at once), then audit every authoritative server.
 
-    Raises DnsUnavailable with a plain sentence when nothing answers, instead of waiting one timeout
-    per dead server per question."""
+    When nothing can be reached the report still lists the records to set, each current value
+    "unknown (unreachable)", and says why (so the zone file can be exported offline)."""
     domain = project.domain.lower().rstrip(".")
     health = await probe_resolvers(config.resolvers, domain, config.timeout)
     resolvers = [h.server for h in health if h.usable]
     servers = list(config.authoritative)
-    if not servers:
-        if not resolvers:
-            raise DnsUnavailable(_("no resolver answers ({statuses}), so the authoritative servers of {domain} "
-                                   "cannot be found; check the network or [dns] resolvers").format(
-                statuses=_statuses([h.status for h in health]) or "—", domain=domain))
-        servers = await discover_authoritative(domain, resolvers, config.timeout)
-        if not servers:
-            raise DnsUnavailable(_("no authoritative servers found for {domain}: the resolvers return no NS "
-                                   "set; is the domain registered and delegated?").format(domain=domain))
-    probes = await asyncio.gather(*(ask(s, domain, "SOA", timeout=config.timeout, recursion=False) for s in servers))
-    answering = [s for s, a in zip(servers, probes, strict=True) if not a.failed]
-    if not answering:
-        raise DnsUnavailable(_("authoritative servers unreachable: {statuses}").format(
-            statuses=_statuses([a.status for a in probes])))
-    return await audit(project, config, authoritative=answering, resolvers=resolvers, now=clock.now())
+    if not servers and not resolvers:
+        return offline_report(project, config, [], clock.now(), _(
+            "no resolver answers ({statuses}), so the authoritative servers of {domain} cannot be found; check the "
+            "network or [dns] resolvers").format(statuses=_statuses([h.status for h in health]) or "—", domain=domain))
+    return await audit(project, config, authoritative=servers, resolvers=resolvers, now=clock.now())
 
 
 class DnsAuditPanel(ProjectView, Vertical):
@@ -191,26 +191,32 @@ class DnsAuditPanel(ProjectView, Vertical):
         failed = [c for c in report.checks if c.status == FAIL]
         changes = report.changes
         head = Text()
-        if report.ready:
+        if report.offline:
+            head.append("✗ " + report.offline_reason, style="bold red")
+            head.append(" · " + _("the records to set are shown; z exports them"), style="not bold")
+            self._status(head)
+        elif report.ready:
             head.append("✓ " + _("READY for the cutover"), style="bold green")
         else:
             head.append("✗ " + _("NOT READY: {n} of {total} checks fail").format(
                 n=len(failed), total=len(report.checks)), style="bold red")
-        head.append(" · " + _("{n} of {total} records to set").format(n=len(changes), total=len(report.rows)))
-        head.append(" · " + _("checked {time} at {servers}").format(
-            time=report.at.astimezone().strftime("%H:%M"),
-            servers=", ".join(s.label for s in report.servers) or "—"), style="not bold")
-        self._status(head)
+        if not report.offline:
+            head.append(" · " + _("{n} of {total} records to set").format(n=len(changes), total=len(report.rows)))
+            head.append(" · " + _("checked {time} at {servers}").format(
+                time=report.at.astimezone().strftime("%H:%M"),
+                servers=", ".join(s.label for s in report.servers) or "—"), style="not bold")
+            self._status(head)
 
         table = self.query_one("#audit-table", DataTable)
         row = table.cursor_row
         table.clear()
         for r in report.rows:
             mark, word, style = ROW_STATES.get(r.state, ROW_STATES[OLD])
-            target = ", ".join(r.target.values)
+            current, target = fit_pair(current_text(r), ", ".join(r.target.values), 18)
+            if not r.needs_change:
+                target.stylize("dim")
             table.add_row(Text(f"{mark} {_(word)}", style=style), _fit(relative_name(r.target.name, report.domain), 17),
-                          r.target.rdtype, _fit(current_text(r), 18), _fit(target, 18, "" if r.needs_change else "dim"),
-                          key=r.target.key)
+                          r.target.rdtype, current, target, key=r.target.key)
         table.move_cursor(row=row)
 
         checks = Text()

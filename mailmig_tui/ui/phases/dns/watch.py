@@ -32,7 +32,15 @@ from mailmig_tui.core.dns.config import (
 from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.query import OK
 from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD
-from mailmig_tui.core.dns.watch import NO_RECURSION, Observation, ResolverHealth, Snapshot, Watcher
+from mailmig_tui.core.dns.watch import (
+    NO_RECURSION,
+    Observation,
+    ResolverHealth,
+    Snapshot,
+    Watcher,
+    progress_details,
+    progress_text,
+)
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
 from mailmig_tui.ui.project_view import ProjectView
@@ -76,7 +84,11 @@ def label(kind: str) -> Text:
 
 
 def hhmm(when: datetime | None) -> str:
-    return when.astimezone().strftime("%H:%M") if when else "—"
+    """HH:MM:SS within the hour (short TTLs need the seconds), HH:MM further out."""
+    if when is None:
+        return "—"
+    near = abs((when - clock.now()).total_seconds()) < 3600
+    return when.astimezone().strftime("%H:%M:%S" if near else "%H:%M")
 
 
 def countdown(seconds: float) -> str:
@@ -91,6 +103,14 @@ def spark_points(history: list[tuple[datetime, float]]) -> list[float]:
     if points and min(points) == max(points):
         return [] if points[0] == 0 else [points[0]]
     return points
+
+
+def complete_text(snap: Snapshot) -> str:
+    left_out = snap.unreachable if snap.ignore_unreachable else []
+    head = _("Every resolver answered the new MX.") if not left_out else _(
+        "{n} of {total} resolvers answered the new MX; left out, never answered: {names}.").format(
+        n=snap.on_new, total=len(snap.standing), names=", ".join(left_out))
+    return head + " " + _("Switch the old provider off after {time}.").format(time=hhmm(snap.safe_to_switch_off))
 
 
 class SnapshotReady(Message):
@@ -112,16 +132,18 @@ class DnsWatchPanel(ProjectView, Vertical):
         Binding("plus", "interval(1)", N_("Interval"), key_display="+/-", id="dns_watch.slower"),
         Binding("minus", "interval(-1)", N_("Shorter interval"), show=False, id="dns_watch.faster"),
         Binding("e", "edit_resolvers", N_("Resolvers"), id="dns_watch.resolvers"),
+        Binding("u", "toggle_unreachable", N_("Unreachable"), id="dns_watch.unreachable"),
     ]
     DEFAULT_CSS = """
     DnsWatchPanel > #watch-status { height: 1; padding: 0 1; }
     DnsWatchPanel > #watch-head { height: 1; padding: 0 1; }
     DnsWatchPanel #watch-percent { width: auto; text-style: bold; margin-right: 1; }
     DnsWatchPanel #watch-spark { width: 24; }
-    DnsWatchPanel > #watch-summary { height: auto; max-height: 2; padding: 0 1; }
+    DnsWatchPanel > #watch-summary { height: auto; max-height: 3; padding: 0 1; }
     DnsWatchPanel > #auth-line { height: 1; padding: 0 1; }
     DnsWatchPanel > #auth-table { height: auto; max-height: 4; }
     DnsWatchPanel > #resolver-table { height: 1fr; }
+    DnsWatchPanel > #resolver-records { height: 2; padding: 0 1; }
     """
 
     def __init__(self) -> None:
@@ -132,6 +154,8 @@ class DnsWatchPanel(ProjectView, Vertical):
         self.started = False
         self.resume_on_return = False
         self.announced = False
+        self.ignore_unreachable = False  # u: leave out resolvers that never answered (said in the status)
+        self._toast_until = 0.0  # a "complete" notification is on screen until then: never two at once
         self.problem = ""
         self.sweeping = False
         self.sweeps = 0
@@ -151,6 +175,7 @@ class DnsWatchPanel(ProjectView, Vertical):
         yield auth
         resolvers: DataTable[Text | str] = DataTable(cursor_type="row", id="resolver-table")
         yield resolvers
+        yield Static(id="resolver-records")
 
     def on_mount(self) -> None:
         auth = self.query_one("#auth-table", DataTable)
@@ -164,8 +189,8 @@ class DnsWatchPanel(ProjectView, Vertical):
         table.add_column(_("Region"), width=8)
         table.add_column(_("Answer"), width=12)
         table.add_column("TTL", width=5)
-        table.add_column(_("Flips"), width=5)
-        table.add_column(_("Neg. cache"), width=17, key="negative")
+        table.add_column(_("Flips"), width=8)
+        table.add_column(_("Neg. cache"), width=14, key="negative")
         self._render_status()
         self.set_interval(1.0, self._tick)
 
@@ -194,6 +219,7 @@ class DnsWatchPanel(ProjectView, Vertical):
             self._last_sweep = None
             self.announced = False
             self.problem = ""
+        self.watcher.ignore_unreachable = self.ignore_unreachable
         self.state = "watching"
         self.run_worker(self._loop(self.watcher), name=_("DNS watch"), group="dns-watch", exclusive=True,
                         exit_on_error=False)
@@ -226,13 +252,15 @@ class DnsWatchPanel(ProjectView, Vertical):
             return
         self.sweeps += 1
         self.show_snapshot(message.snapshot)
-        if message.snapshot.complete and not self.announced:
+        snap = message.snapshot
+        if snap.complete and not self.announced:
             self.announced = True
-            self.app.bell()
-            self.app.notify(_("Every resolver now serves the new MX; switch the old provider off after {time}.").format(
-                time=hhmm(message.snapshot.safe_to_switch_off)), title=_("Propagation complete"), timeout=30)
-        elif not message.snapshot.complete:
-            self.announced = False
+            if time.monotonic() >= self._toast_until:  # one notification at a time, never a stack
+                self._toast_until = time.monotonic() + 30
+                self.app.bell()
+                self.app.notify(complete_text(snap), title=_("Propagation complete"), timeout=30)
+        elif not snap.complete and snap.cutover_at is None:
+            self.announced = False  # a rollback: the next cutover is announced again
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "dns-watch" or event.state != WorkerState.ERROR:
@@ -254,6 +282,16 @@ class DnsWatchPanel(ProjectView, Vertical):
             self.start(fresh=False)
         else:
             self.app.notify(_("Not watching: w starts."), timeout=4)
+
+    def action_toggle_unreachable(self) -> None:
+        """Leave out (or count again) resolvers that have not answered once during this watch."""
+        self.ignore_unreachable = not self.ignore_unreachable
+        if self.watcher is not None:
+            self.watcher.ignore_unreachable = self.ignore_unreachable
+        self.app.notify(_("Resolvers that never answered are now left out of \"complete\".") if self.ignore_unreachable
+                        else _("Every resolver in the list counts again."), timeout=6)
+        self._nudge.set()
+        self._render_status()
 
     def action_interval(self, step: int) -> None:
         watcher = self.watcher
@@ -338,6 +376,8 @@ class DnsWatchPanel(ProjectView, Vertical):
         else:
             text = Text("■ " + _("stopped"), style="bold")
             text.append(" · " + every + " · " + _("w starts watching"))
+        if self.ignore_unreachable:
+            text.append(" · " + _("unreachable left out (u)"), style="bold yellow")
         if self.problem:
             text = Text("✗ " + self.problem, style="bold red")
         self.query_one("#watch-status", Static).update(text)
@@ -347,10 +387,9 @@ class DnsWatchPanel(ProjectView, Vertical):
         self.snapshot = snap
         self._render_status()
         usable = [h for h in snap.resolvers if h.usable]
-        on_new = sum(1 for h in usable if (o := snap.observation(h.server.name, "mx")) and o.state == NEW)
         percent = Text(_("New MX on {n} of {total} resolvers: {percent:.0f}%").format(
-            n=on_new, total=len(usable), percent=snap.percent_new))
-        if not usable:
+            n=snap.on_new, total=snap.counted, percent=snap.percent_new))
+        if not usable and snap.on_new == 0:
             percent = Text("✗ " + _("no usable resolver ({statuses})").format(
                 statuses=", ".join(sorted({_(ANSWER_CLASSES.get(h.status, ('', h.status, ''))[1])
                                            for h in snap.resolvers})) or "—"), style="bold red")
@@ -359,20 +398,10 @@ class DnsWatchPanel(ProjectView, Vertical):
         points = spark_points(snap.history)
         spark.styles.width = max(1, min(SPARK_POINTS, len(snap.history)))
         spark.data = points
-
-        summary = Text()
-        if snap.complete:
-            summary.append("✓ " + _("Complete: every resolver serves the new MX."), style="bold green")
-        elif snap.auth_states.get("mx") == NEW:
-            summary.append(_("Worst case complete by {time}").format(time=hhmm(snap.worst_case_complete)))
-        elif snap.authoritative and any(r.status == OK for r in snap.authoritative):
-            summary.append(_("The zone still publishes the old MX: nothing to propagate yet."))
-        summary.append(" · " + _("old MX still handed out by {n}").format(n=snap.draining))
-        if snap.safe_to_switch_off is not None:
-            summary.append(" · " + _("old provider can be switched off after {time}").format(
-                time=hhmm(snap.safe_to_switch_off)))
-        self.query_one("#watch-summary", Static).update(summary)
-        self.query_one("#auth-line", Static).update(self._auth_line(snap))
+        self.query_one("#watch-summary", Static).update(self._summary(snap))
+        line = self.query_one("#auth-line", Static)
+        line.update(self._auth_line(snap))
+        line.display = not snap.auth_converged  # converged: the table's State column says it already
 
         auth = self.query_one("#auth-table", DataTable)
         auth.clear()
@@ -395,6 +424,65 @@ class DnsWatchPanel(ProjectView, Vertical):
             table.add_row(health.server.name, health.server.region or "—", label(kind), ttl, flips,
                           self._negative(snap, health), key=health.server.name)
         table.move_cursor(row=cursor)
+
+    def _summary(self, snap: Snapshot) -> Text:
+        """Two lines: who has not answered (or "complete"), then the switch-off time or why it is pending."""
+        summary = Text()
+        if not any(t.key == "mx" for t in snap.targets):
+            summary.append("✗ " + _("the new provider has no MX in the project (new.mx = []): nothing to watch"),
+                           style="bold red")
+            return summary
+        first: list[str] = progress_details(snap)
+        if snap.complete:
+            summary.append("✓ " + _("Complete") + ": " + progress_text(snap), style="bold green")
+        elif snap.cutover_at is not None:
+            if snap.worst_case_complete is not None and not snap.unknown:
+                first.append(_("worst case by {time}").format(time=hhmm(snap.worst_case_complete)))
+            if snap.draining:
+                first.append(_("old MX still handed out by {n}").format(n=snap.draining))
+            summary.append(" · ".join(first))
+        elif snap.authoritative and any(r.status == OK for r in snap.authoritative) and not snap.lagging:
+            summary.append(" · ".join([_("The zone still publishes the old MX: nothing to propagate yet."), *first]))
+        else:
+            summary.append(" · ".join(first))
+        line2 = Text()
+        if snap.safe_to_switch_off is not None:
+            line2.append((_("old provider can be switched off after {time}") if snap.safe_final else
+                          _("switch-off expected after {time}")).format(time=hhmm(snap.safe_to_switch_off)),
+                         style="bold" if snap.safe_final else "")
+        elif snap.cutover_at is not None or snap.lagging or any(r.status != OK for r in snap.authoritative):
+            line2.append("! " + _("switch-off pending: {reason}").format(reason=snap.switch_off_pending),
+                         style="bold yellow")
+        if line2:
+            if summary:
+                summary.append("\n")
+            summary.append_text(line2)
+        return summary
+
+    def _records_line(self, snap: Snapshot, name: str) -> Text:
+        """Every record's state for one resolver (SPF, DKIM, autodiscover, SRV flap with a lagging secondary)."""
+        text = Text(f"{name}: ", style="bold")
+        since = snap.failing_since.get(name)
+        standing = snap.standing.get(name, "")
+        if since is not None:
+            word = _("never answered") if standing == "unreachable" else _("not answering")
+            text.append(f"✗ {word} " + _("since {time}").format(time=hhmm(since)) + " · ", style="bold red")
+        for target in snap.targets:
+            o = snap.observation(name, target.key)
+            if o is None:
+                continue
+            kind = o.answer.status if o.state == ERROR and o.answer.status in ANSWER_CLASSES else o.state
+            mark, word, style = ANSWER_CLASSES.get(kind, ("?", kind, "yellow"))
+            short = target.key.replace("srv:_", "").replace("._tcp", "").replace("dkim:", "dkim ")
+            text.append(f"{short} ", style="bold")
+            text.append(f"{mark} {_(word)}", style=style)
+            text.append("  ")
+        return text
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "resolver-table" or self.snapshot is None or event.row_key.value is None:
+            return
+        self.query_one("#resolver-records", Static).update(self._records_line(self.snapshot, event.row_key.value))
 
     def _auth_line(self, snap: Snapshot) -> Text:
         if not snap.authoritative:
@@ -427,7 +515,7 @@ class DnsWatchPanel(ProjectView, Vertical):
                 worst = candidate
         if worst is None:
             return "—"
-        return f"{worst[2][:12]} {countdown(worst[1])}"
+        return f"{worst[2][:8]} {countdown(worst[1])}"
 
     def _tick(self) -> None:
         """Once a second: the negative-cache countdowns follow the clock between sweeps."""
