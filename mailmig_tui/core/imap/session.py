@@ -20,8 +20,16 @@ from imapclient.exceptions import IMAPClientAbortError, LoginError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Auth, Endpoint
 
-# What a dropped or refused connection looks like through imaplib/imapclient/ssl.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, imaplib.IMAP4.abort, IMAPClientAbortError)
+
+class ServerBusy(Exception):
+    """The server refused the login for now (RFC 5530 UNAVAILABLE/LIMIT/INUSE, "too many connections",
+    "try again later"): throttling or maintenance, so wait and try again rather than fail the user."""
+
+
+# What a dropped, refused or throttled connection looks like through imaplib/imapclient/ssl.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, imaplib.IMAP4.abort, IMAPClientAbortError,
+                                                     ServerBusy)
+_BUSY = ("[UNAVAILABLE]", "[LIMIT]", "[INUSE]", "TOO MANY", "TRY AGAIN LATER", "THROTTL", "RATE LIMIT")
 
 
 class FatalUserError(Exception):
@@ -90,6 +98,8 @@ def _login(client: IMAPClient, spec: LoginSpec) -> None:
         else:
             client.login(spec.login, spec.secret)
     except LoginError as exc:
+        if any(word in _text(exc).upper() for word in _BUSY):
+            raise ServerBusy(_text(exc)) from None
         who = spec.login if auth.method == "user" else f"{spec.login} (via {auth.master_user})"
         raise FatalUserError(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc))) from None
 
