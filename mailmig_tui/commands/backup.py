@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mailmig_tui.commands.output import Reporter
+from mailmig_tui.core.backup.config import project_settings
 from mailmig_tui.core.backup.engine import (
     BackupEngine,
     BackupOptions,
@@ -32,7 +33,6 @@ from mailmig_tui.core.backup.engine import (
     UserStarted,
     default_dest,
 )
-from mailmig_tui.core.backup.config import project_settings
 from mailmig_tui.core.backup.summary import human_bytes, record_result, run_record, verify_record
 from mailmig_tui.core.backup.verify import FolderCheck, UserCheck, repair_archive, verify_archive
 from mailmig_tui.core.credentials import open_credentials, terminal_passphrase_prompt

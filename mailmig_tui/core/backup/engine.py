@@ -578,18 +578,29 @@ class _UserJob:
     def _reconcile(self, raw: bytes, folder: MaildirFolder) -> bool:
         """Undo whatever a killed run left half done in this folder (see the module docstring): local work
         only (a directory listing and one query), so it runs even for folders the server says are
-        unchanged. True if a row lost its file (the folder must be scanned to fetch it again)."""
+        unchanged. True if a row lost its file (the folder must be scanned to fetch it again).
+
+        A file is matched to its row by the part of its name before the first comma (time, UIDVALIDITY,
+        UID): another tool that opened the archive (Dovecot, mutt) may have renamed it to change its flags
+        or add a size, and the row follows it; only files no row knows are removed (never committed)."""
         folder.clear_tmp()
         paths = self.index.paths(self.user, raw)
-        known = {os.path.basename(p) for p in paths}
+        by_key = {os.path.basename(p).split(",", 1)[0]: p for p in paths}
         present: set[str] = set()
+        moved: list[tuple[str, str]] = []
         for sub in ("cur", "new"):
             for entry in os.scandir(folder.path / sub):
-                if entry.name in known:
-                    present.add(entry.name)
-                elif entry.name.endswith(",") or ".mailmig," in entry.name:
+                key = entry.name.split(",", 1)[0]
+                path = by_key.get(key)
+                if path is not None and key not in present:
+                    present.add(key)
+                    if os.path.basename(path) != entry.name or os.path.basename(os.path.dirname(path)) != sub:
+                        moved.append((f"{os.path.dirname(os.path.dirname(path))}/{sub}/{entry.name}", path))
+                elif path is None and (entry.name.endswith(",") or ".mailmig," in entry.name):
                     os.unlink(entry.path)  # written but never committed: it will be fetched again
-        gone = [p for p in paths if os.path.basename(p) not in present]
+        if moved:
+            self.index.move_paths(moved)
+        gone = [p for k, p in by_key.items() if k not in present]
         if gone:
             self.index.delete_paths(self.user, gone)
         return bool(gone)

@@ -214,6 +214,11 @@ class Index:
         with self.db:
             self.db.executemany("UPDATE messages SET flags=?, path=? WHERE path=?", changes)
 
+    def move_paths(self, changes: list[tuple[str, str]]) -> None:
+        """(new_path, old_path): files another tool renamed."""
+        with self.db:
+            self.db.executemany("UPDATE messages SET path=? WHERE path=?", changes)
+
     def rekey(self, user: str, folder: bytes, changes: list[tuple[int, int, str, str]]) -> None:
         """After a UIDVALIDITY change: (new_uidvalidity, new_uid, new_path, old_path)."""
         self.db.executemany("UPDATE messages SET uidvalidity=?, uid=?, path=? WHERE user=? AND folder=? AND path=?",
