@@ -42,9 +42,14 @@ class MaildirFolder:
         self.cur_dir = os.path.join(str(path), "cur") + os.sep
 
     def ensure(self) -> None:
+        try:  # one listing answers for an existing folder (a re-run touches every folder)
+            have = {e.name for e in os.scandir(self.path)}
+        except FileNotFoundError:
+            have = set()
         for sub in ("cur", "new", "tmp"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
-        if self.is_subfolder and not (self.path / "maildirfolder").exists():
+            if sub not in have:
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+        if self.is_subfolder and "maildirfolder" not in have:
             (self.path / "maildirfolder").touch()
 
     def clear_tmp(self) -> None:
