@@ -1,4 +1,5 @@
-"""The Backup tab: back up every mailbox from the old provider, watch it, pause, cancel, resume, verify.
+"""The Backup tab: back up every mailbox from the old provider, watch it, pause, cancel, resume, verify,
+repair.
 
 The engine (core/backup/engine.py) and the verifier run in a Textual thread worker and push their events
 into the shared run view (`ui/widgets/run_view.py`: its EventBuffer coalesces them, a timer drains and
@@ -33,12 +34,14 @@ from mailmig_tui.core.backup.engine import (
     BackupEngine,
     BackupOptions,
     Controls,
+    Reconnected,
+    Retrying,
     RunStarted,
     RunSummary,
     default_dest,
 )
 from mailmig_tui.core.backup.summary import last_run_line, record_result, run_record, verify_record
-from mailmig_tui.core.backup.verify import FolderCheck, UserCheck, verify_archive
+from mailmig_tui.core.backup.verify import FolderCheck, UserCheck, repair_archive, verify_archive
 from mailmig_tui.core.credentials import (
     PassphrasePrompt,
     default_file_path,
@@ -61,7 +64,8 @@ from mailmig_tui.ui.widgets.run_view import (
     text_bar,
 )
 
-__all__ = ["BackupPanel", "CredentialsReady", "EventBuffer", "VerifyFinished", "VerifyStarted", "text_bar"]
+__all__ = ["BackupPanel", "CredentialsReady", "EventBuffer", "RepairStarted", "VerifyFinished", "VerifyStarted",
+           "text_bar"]
 
 # --- the tab's own events (besides the engine's and the verifier's) -------------------------------
 
@@ -82,6 +86,18 @@ class VerifyStarted:
 class VerifyFinished:
     users: int
     users_ok: int
+
+
+@dataclass(frozen=True, slots=True)
+class RepairStarted:
+    users: tuple[str, ...]
+    messages: dict[str, int]
+
+
+def _clock_text(wall: float) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(wall).astimezone().strftime("%H:%M:%S") if wall else "?"
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,7 @@ class BackupPanel(ProjectView, Vertical):
         Binding("p", "pause", N_("Pause"), id="backup.pause"),
         Binding("c", "stop", N_("Cancel"), id="backup.cancel"),
         Binding("v", "verify", N_("Verify"), id="backup.verify"),
+        Binding("f", "repair", N_("Repair"), id="backup.repair"),
     ]
     DEFAULT_CSS = """
     BackupPanel { height: 1fr; }
@@ -264,6 +281,18 @@ class BackupPanel(ProjectView, Vertical):
             for row in self.rows.values():
                 row.checking = False
             view.touch()
+        elif isinstance(event, Retrying):
+            # The server is down or throttling: say so, why, and when the next try and the give-up are.
+            view.row(event.user).note = _("waiting for the server: {reason}; next try {at}, gives up {until}").format(
+                reason=event.reason, at=_clock_text(event.next_try), until=_clock_text(event.give_up_at))
+        elif isinstance(event, Reconnected):
+            row = view.row(event.user)
+            if row.state == "retrying":
+                row.state, row.note = "running", ""
+        elif isinstance(event, RepairStarted):
+            self.problem = ""
+            for email in event.users:
+                view.row(email).note = _("repairing {n} messages").format(n=event.messages.get(email, 0))
 
     def _drain(self) -> None:
         self.view.drain()
@@ -323,7 +352,7 @@ class BackupPanel(ProjectView, Vertical):
             return self.worker_running and self.controls is not None and not self.stopping
         if action == "stop":
             return self.worker_running and not self.stopping
-        if action == "verify":
+        if action in ("verify", "repair"):
             return not self.worker_running
         return True
 
@@ -409,7 +438,7 @@ class BackupPanel(ProjectView, Vertical):
             return
         self._with_passphrase(self._start_verify)
 
-    def _start_verify(self, passphrase: str | None) -> None:
+    def _start_verify(self, passphrase: str | None, repair: bool = False) -> None:
         if self.worker_running:
             return
         store = self.mailmig.store
@@ -421,13 +450,15 @@ class BackupPanel(ProjectView, Vertical):
         self.problem = ""
         self.worker_running = True
         self.run_worker(partial(self._verify_work, project, default_dest(store.path, project), prompt_for(passphrase),
-                                self._verify_stop),
-                        name=_("Verify"), group="backup", thread=True, exclusive=True, exit_on_error=False)
+                                self._verify_stop, repair),
+                        name=_("Repair") if repair else _("Verify"), group="backup", thread=True, exclusive=True,
+                        exit_on_error=False)
         if self.view.timer:
             self.view.timer.resume()
         self._after_state_change()
 
-    def _verify_work(self, project: Project, dest: Path, prompt: PassphrasePrompt, stop: threading.Event) -> VerifyResult:
+    def _verify_work(self, project: Project, dest: Path, prompt: PassphrasePrompt, stop: threading.Event,
+                     repair: bool = False) -> VerifyResult:
         credentials = open_credentials(prompt)
         self.buffer.push(CredentialsReady(credentials.description))
         self.buffer.push(VerifyStarted(tuple(u.email for u in project.users)))
@@ -438,8 +469,34 @@ class BackupPanel(ProjectView, Vertical):
             self.buffer.push(event)
 
         results = verify_archive(project, credentials, dest, None, 0, on_event)
+        if repair and any(r.repairs for r in results):
+            # Fetch exactly what differs (the engine's per-user events move the rows; its run-wide ones
+            # would reset the table to the users being repaired), then verify again.
+            self.buffer.push(RepairStarted(tuple(r.user for r in results if r.repairs),
+                                           {r.user: len(r.repairs) for r in results}))
+            controls = Controls()
+            self.controls = controls
+
+            def on_repair(event: Any) -> None:
+                if stop.is_set():
+                    controls.cancel()
+                if not isinstance(event, RunStarted | RunSummary):
+                    self.buffer.push(event)
+
+            summary = repair_archive(project, credentials, dest, results, 0, on_repair, controls)
+            self.controls = None
+            if summary is not None and summary.users_cancelled:
+                raise _VerifyStopped
+            self.buffer.push(VerifyStarted(tuple(u.email for u in project.users)))
+            results = verify_archive(project, credentials, dest, None, 0, on_event)
         self.buffer.push(VerifyFinished(len(results), sum(r.ok for r in results)))
         return VerifyResult(results, clock.now(), dest)
+
+    def action_repair(self) -> None:
+        """Verify, fetch again exactly the messages that are missing or differ, verify again."""
+        if self.worker_running:
+            return
+        self._with_passphrase(partial(self._start_verify, repair=True))
 
     # --- the end of a run -----------------------------------------------------------------------
 
