@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +85,35 @@ def test_user_dirname_is_one_component() -> None:
     for email in ("a@b.example", "../x@y", ".hidden@x", "a/b@c"):
         d = user_dirname(email)
         assert "/" not in d and not d.startswith(".")
+
+
+def test_backup_section_durations() -> None:
+    import pytest
+
+    from mailmig_tui.core.backup.config import DEFAULT_RETRY_FOR, parse_backup_section
+    from mailmig_tui.core.model import SchemaError
+
+    assert parse_backup_section(None).retry_for == DEFAULT_RETRY_FOR == 600
+    assert parse_backup_section({"retry_for": "90s"}).retry_for == 90
+    assert parse_backup_section({"retry_for": "10m"}).retry_for == 600
+    assert parse_backup_section({"retry_for": "1h", "retry_max_delay": 5}).retry_max_delay == 5
+    assert parse_backup_section({"retry_for": 0}).retry_for == 0
+    for bad in ("soon", -1, True, "9d"):
+        with pytest.raises(SchemaError) as info:
+            parse_backup_section({"retry_for": bad})
+        assert info.value.path == ("backup", "retry_for")
+
+
+def test_a_bad_retry_for_is_named_by_line_and_key(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from tests.backup_helpers import make_project, run_cli
+
+    nowhere = SimpleNamespace(imaps_port=9, imap_port=9, fingerprint="")
+    project = make_project(tmp_path, nowhere, {"u1@corp.example": "pw"}, pin=False)
+    text = project.read_text()
+    project.write_text(text + '\n[backup]\nretry_for = "forever"\n')
+    line = len(project.read_text().splitlines())
+    code, _events, out = run_cli(tmp_path, "backup", str(project), "--dest", str(tmp_path / "a"))
+    assert code == 3, out
+    assert f"line {line}" in out and "backup.retry_for" in out and "Traceback" not in out
