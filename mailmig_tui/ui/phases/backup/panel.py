@@ -94,10 +94,14 @@ class RepairStarted:
     messages: dict[str, int]
 
 
-def _clock_text(wall: float) -> str:
-    import datetime as _dt
-
-    return _dt.datetime.fromtimestamp(wall).astimezone().strftime("%H:%M:%S") if wall else "?"
+def _span(seconds: float) -> str:
+    """12s, 4m10s, 1h05m: how long, from the event itself (the same picture whatever the clock)."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 @dataclass(frozen=True)
@@ -283,8 +287,9 @@ class BackupPanel(ProjectView, Vertical):
             view.touch()
         elif isinstance(event, Retrying):
             # The server is down or throttling: say so, why, and when the next try and the give-up are.
-            view.row(event.user).note = _("waiting for the server: {reason}; next try {at}, gives up {until}").format(
-                reason=event.reason, at=_clock_text(event.next_try), until=_clock_text(event.give_up_at))
+            left = max(0.0, event.give_up_at - (event.next_try - event.delay)) if event.give_up_at else 0.0
+            view.row(event.user).note = _("waiting for the server: {reason}; next try in {delay}, gives up in {left}").format(
+                reason=event.reason, delay=_span(event.delay), left=_span(left))
         elif isinstance(event, Reconnected):
             row = view.row(event.user)
             if row.state == "retrying":
