@@ -426,7 +426,7 @@ async def test_a_user_waiting_for_the_server_says_why_and_when(demo_path: Path, 
         await pilot.pause()
         row = panel.rows[email]
         assert row.state == "retrying" and cell(panel, email, "state").startswith("↻ ")
-        assert row.note == "waiting for the server: [Errno 111] Connection refused; next try in 2s, gives up in 10m00s"
+        assert row.note == "waiting for the server: [Errno 111] Connection refused; next try in 2s, gives up in 9m55s"
         panel.table.move_cursor(row=0)
         panel.refresh_view()
         await pilot.pause()
