@@ -3,16 +3,25 @@
 
 Starts the Dovecot lab on 127.0.0.1, fills USERS mailboxes with MESSAGES messages each over IMAP
 APPEND, then pulls every mailbox over IMAPS with each tool at the same parallelism (mailmig: N
-connections in one process; mbsync: one process per user, N at a time; offlineimap3: one process with
-maxsyncaccounts = N) and prints messages/s, MB/s and peak RSS. Each tool starts from an empty folder.
+connections; mbsync: one process per user, N at a time; offlineimap3: one process with
+maxsyncaccounts = N) and prints messages/s, MB/s and peak RSS. Each tool starts from an empty folder,
+then runs again on the same folder with nothing new on the server (the "re-run" column). The tools
+take turns (mailmig, mbsync, offlineimap3, then the next parallelism, for every round), so a load
+from elsewhere on the machine hits them alike.
 
-    python bench/backup.py [--users 20] [--messages 500] [--parallel 1,4] [--tools mailmig,mbsync,offlineimap]
+The default corpus is the profile of a real company (`--profile company`): 10 users x 1,000 messages,
+35 folders each, 1% of messages 1-5 MB, about 445 MB. `--profile small` is the older all-small one.
+
+    python bench/backup.py [--profile company] [--users 10] [--messages 1000] [--folders 35]
+                           [--parallel 1,4] [--rounds 1] [--tools mailmig,mbsync,offlineimap]
+    python bench/backup.py --users 2 --messages 300 --parallel 1 --tools mailmig,mbsync   # a quick run
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,7 +39,7 @@ from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend  # no
 from mailmig_tui.core.model import Endpoint, User  # noqa: E402
 from mailmig_tui.core.project_factory import new_project  # noqa: E402
 from mailmig_tui.core.store import ProjectStore  # noqa: E402
-from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox  # noqa: E402
+from mailmig_tui.lab.corpus import bulk_corpus, company_corpus, fill_mailbox  # noqa: E402
 from mailmig_tui.lab.dovecot import DovecotInstance, Lab  # noqa: E402
 
 DOMAIN = "bench.example"
@@ -44,6 +54,7 @@ class Result:
     seconds: float
     peak_rss_mb: float  # the largest single process
     total_rss_mb: float  # all processes running at once (N x per-process for mbsync)
+    rerun_seconds: float = 0.0  # the same command again, nothing new on the server
 
 
 def _hwm(pid: int) -> float:
@@ -59,16 +70,40 @@ def _hwm(pid: int) -> float:
     return 0.0
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, float]:
-    """Run a command; returns (exit status, its peak RSS in MB), sampling VmHWM until it exits."""
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants (worker processes count too)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, float, float]:
+    """Run a command; returns (exit status, the peak RSS of its largest process, the peak sum over the
+    process and its children, in MB), sampling VmHWM until it exits."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    peak = 0.0
+    peak = total = 0.0
+    seen: dict[int, float] = {}
     while proc.poll() is None:
-        peak = max(peak, _hwm(proc.pid))
+        for pid in _tree(proc.pid):
+            seen[pid] = max(seen.get(pid, 0.0), _hwm(pid))
+        peak = max(seen.values(), default=0.0)
+        total = max(total, sum(seen.values()))
         time.sleep(0.02)
     if proc.returncode != 0:
         sys.stderr.write(f"{cmd[0]} exited {proc.returncode}\n")
-    return proc.returncode, peak
+    return proc.returncode, peak, total
 
 
 def _count(folder: Path) -> tuple[int, int]:
@@ -81,7 +116,10 @@ def _count(folder: Path) -> tuple[int, int]:
     return n, size
 
 
-def bench_mailmig(work: Path, inst: DovecotInstance, users: dict[str, str], n: int) -> Result:
+
+
+
+def bench_mailmig(work: Path, inst: DovecotInstance, users: dict[str, str], n: int) -> tuple[Path, Callable[[], tuple[float, float, float]]]:
     project = new_project(DOMAIN, "generic-imap", "generic-imap")
     project.old.imap = Endpoint("localhost", inst.imaps_port, "ssl", tls_fingerprint=inst.fingerprint)
     project.old.limits.max_connections = n
@@ -93,15 +131,18 @@ def bench_mailmig(work: Path, inst: DovecotInstance, users: dict[str, str], n: i
     env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "MAILMIG_PASSPHRASE": "bench",
            "MAILMIG_CREDENTIALS_FILE": str(work / "creds.enc"), "PYTHONPATH": str(ROOT)}
     dest = path.parent / "archive"
-    start = time.monotonic()
-    _code, rss = _run([sys.executable, "-m", "mailmig_tui", "backup", str(path), "--dest", str(dest), "--workers", str(n),
-                      "--json"], env)
-    secs = time.monotonic() - start
-    msgs, size = _count(dest / "users")
-    return Result("mailmig backup", n, msgs, size, secs, rss, rss)
+    prefix = shlex.split(os.environ.get("BENCH_MAILMIG_PREFIX", ""))  # e.g. "py-spy record -o x.svg --subprocesses --"
+
+    def run() -> tuple[float, float, float]:
+        start = time.monotonic()
+        _code, rss, total = _run([*prefix, sys.executable, "-m", "mailmig_tui", "backup", str(path), "--dest", str(dest),
+                                  "--workers", str(n), "--json"], env)
+        return time.monotonic() - start, rss, total
+
+    return dest / "users", run
 
 
-def bench_mbsync(work: Path, inst: DovecotInstance, users: dict[str, str], n: int) -> Result:
+def bench_mbsync(work: Path, inst: DovecotInstance, users: dict[str, str], n: int) -> tuple[Path, Callable[[], tuple[float, float, float]]]:
     base = work / f"mbsync-{n}"
     base.mkdir()
     configs = []
@@ -136,10 +177,10 @@ SyncState *
 """)
         conf.chmod(0o600)
         configs.append(conf)
-    return _pool("mbsync", n, [["mbsync", "-q", "-c", str(c), "-a"] for c in configs], base)
+    return base, lambda: _pool("mbsync", n, [["mbsync", "-q", "-c", str(c), "-a"] for c in configs])
 
 
-def _pool(tool: str, n: int, commands: list[list[str]], out: Path) -> Result:
+def _pool(tool: str, n: int, commands: list[list[str]]) -> tuple[float, float, float]:
     """Run commands N at a time; peak RSS is per process, total is the worst sum of N concurrent ones."""
     start = time.monotonic()
     running: dict[int, tuple[subprocess.Popen[bytes], list[float]]] = {}
@@ -159,12 +200,10 @@ def _pool(tool: str, n: int, commands: list[list[str]], out: Path) -> Result:
             rss.append(peak[0])
         time.sleep(0.005)
     secs = time.monotonic() - start
-    msgs, size = _count(out)
-    peak = max(rss) if rss else 0.0
-    return Result(tool, n, msgs, size, secs, peak, sum(sorted(rss)[-n:]))
+    return secs, max(rss) if rss else 0.0, sum(sorted(rss)[-n:])
 
 
-def bench_offlineimap(work: Path, inst: DovecotInstance, users: dict[str, str], n: int) -> Result:
+def bench_offlineimap(work: Path, inst: DovecotInstance, users: dict[str, str], n: int) -> tuple[Path, Callable[[], tuple[float, float, float]]]:
     base = work / f"offlineimap-{n}"
     base.mkdir()
     names = [f"u{i}" for i in range(len(users))]
@@ -198,23 +237,34 @@ readonly = True
     conf = base / "offlineimaprc"
     conf.write_text("".join(parts))
     conf.chmod(0o600)
-    start = time.monotonic()
-    _code, rss = _run(["offlineimap", "-o", "-c", str(conf), "-u", "quiet"])
-    secs = time.monotonic() - start
-    msgs, size = _count(base)
-    return Result("offlineimap3", n, msgs, size, secs, rss, rss)
+
+    def run() -> tuple[float, float, float]:
+        start = time.monotonic()
+        _code, rss, total = _run(["offlineimap", "-o", "-c", str(conf), "-u", "quiet"])
+        return time.monotonic() - start, rss, total
+
+    return base, run
 
 
-TOOLS: dict[str, Callable[[Path, DovecotInstance, dict[str, str], int], Result]] = {
-    "mailmig": bench_mailmig, "mbsync": bench_mbsync, "offlineimap": bench_offlineimap}
+TOOLS: dict[str, tuple[str, Callable[[Path, DovecotInstance, dict[str, str], int], tuple[Path, Callable[[], tuple[float, float, float]]]]]] = {
+    "mailmig": ("mailmig backup", bench_mailmig), "mbsync": ("mbsync", bench_mbsync),
+    "offlineimap": ("offlineimap3", bench_offlineimap)}
+
+
+def _corpus(profile: str, messages: int, folders: int, seed: int) -> dict[tuple[str, ...], list[Any]]:
+    return company_corpus(messages, seed=seed, folders=folders) if profile == "company" else bulk_corpus(messages, seed=seed)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--users", type=int, default=20)
-    ap.add_argument("--messages", type=int, default=500)
+    ap.add_argument("--profile", choices=["company", "small"], default="company")
+    ap.add_argument("--users", type=int, default=10)
+    ap.add_argument("--messages", type=int, default=1000, help="messages per user")
+    ap.add_argument("--folders", type=int, default=35, help="folders per user (company profile)")
     ap.add_argument("--parallel", default="1,4", help="comma-separated parallelism levels")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the whole interleaved sequence")
     ap.add_argument("--tools", default="mailmig,mbsync,offlineimap")
+    ap.add_argument("--no-rerun", action="store_true", help="skip the re-run with nothing new")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mailmig-bench-"))
@@ -228,29 +278,66 @@ def main() -> int:
     results: list[Result] = []
     try:
         t = time.monotonic()
-        total = sum(fill_mailbox("127.0.0.1", lab.old.imap_port, u, p, bulk_corpus(args.messages, seed=i))
+        total = sum(fill_mailbox("127.0.0.1", lab.old.imap_port, u, p, _corpus(args.profile, args.messages, args.folders, i + 1))
                     for i, (u, p) in enumerate(users.items()))
-        print(f"corpus: {args.users} users x {args.messages} messages = {total} messages "
+        print(f"corpus ({args.profile}): {args.users} users x {args.messages} messages = {total} messages "
               f"(appended in {time.monotonic() - t:.1f}s)", flush=True)
-        for n in [int(x) for x in args.parallel.split(",")]:
-            for tool in args.tools.split(","):
-                if tool != "mailmig" and shutil.which("mbsync" if tool == "mbsync" else "offlineimap") is None:
-                    print(f"{tool}: not installed, skipped")
-                    continue
-                r = TOOLS[tool](work, lab.old, users, n)
-                results.append(r)
-                print(f"  {r.tool} x{n}: {r.messages} msgs in {r.seconds:.1f}s", flush=True)
+        for rnd in range(args.rounds):
+            for n in [int(x) for x in args.parallel.split(",")]:
+                for tool in args.tools.split(","):
+                    if tool != "mailmig" and shutil.which("mbsync" if tool == "mbsync" else "offlineimap") is None:
+                        print(f"{tool}: not installed, skipped")
+                        continue
+                    label, setup = TOOLS[tool]
+                    sub = work / f"round{rnd}"
+                    sub.mkdir(exist_ok=True)
+                    out, run = setup(sub, lab.old, users, n)
+                    secs, rss, total_rss = run()
+                    msgs, size = _count(out)
+                    again = 0.0
+                    if not args.no_rerun:
+                        again, rss2, total2 = run()
+                        rss, total_rss = max(rss, rss2), max(total_rss, total2)
+                    r = Result(label, n, msgs, size, secs, rss, total_rss, again)
+                    results.append(r)
+                    print(f"  {r.tool} x{n}: {r.messages} msgs in {r.seconds:.1f}s, re-run {again:.2f}s", flush=True)
+                    shutil.rmtree(sub, ignore_errors=True)  # the disk is shared: do not keep 445 MB copies around
     finally:
         lab.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"{'tool':<16} {'parallel':>8} {'messages':>9} {'MB':>7} {'seconds':>8} {'msgs/s':>8} {'MB/s':>7} "
-          f"{'peak RSS MB':>11} {'all procs MB':>12}")
+          f"{'re-run s':>8} {'peak RSS MB':>11} {'all procs MB':>12}")
     for r in results:
         print(f"{r.tool:<16} {r.parallel:>8} {r.messages:>9} {r.bytes / 1e6:>7.1f} {r.seconds:>8.2f} "
-              f"{r.messages / r.seconds:>8.0f} {r.bytes / 1e6 / r.seconds:>7.1f} {r.peak_rss_mb:>11.1f} {r.total_rss_mb:>12.1f}")
+              f"{r.messages / r.seconds:>8.0f} {r.bytes / 1e6 / r.seconds:>7.1f} {r.rerun_seconds:>8.2f} "
+              f"{r.peak_rss_mb:>11.1f} {r.total_rss_mb:>12.1f}")
+    ratios = _ratios(results)
+    if ratios:
+        print()
+        for line in ratios:
+            print(line)
     return 0
+
+
+def _ratios(results: list[Result]) -> list[str]:
+    """mailmig against mbsync at each parallelism (medians over rounds)."""
+    import statistics
+
+    out = []
+    for n in sorted({r.parallel for r in results}):
+        mm = [r for r in results if r.tool == "mailmig backup" and r.parallel == n]
+        mb = [r for r in results if r.tool == "mbsync" and r.parallel == n]
+        if not (mm and mb):
+            continue
+        rate = statistics.median(r.messages / r.seconds for r in mm) / statistics.median(r.messages / r.seconds for r in mb)
+        line = f"x{n}: mailmig/mbsync msgs/s {rate:.2f}x"
+        if all(r.rerun_seconds for r in mm + mb):
+            rerun = statistics.median(r.rerun_seconds for r in mb) / statistics.median(r.rerun_seconds for r in mm)
+            line += f"; re-run with nothing new: mailmig {rerun:.2f}x faster than mbsync"
+        out.append(line)
+    return out
 
 
 if __name__ == "__main__":

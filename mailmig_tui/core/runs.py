@@ -33,6 +33,8 @@ class UserPlanned:
     folders: int
     messages: int
     bytes: int
+    unchanged: int = 0  # folders skipped: STATUS says nothing changed since the last complete run
+    deleted_on_server: int = 0  # archived messages found gone from the server this run (kept, marked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +58,26 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Retrying:
+    """The server is down, dropped the connection or asks us to wait: the user is waiting for it.
+
+    Times are wall-clock (time.time()): when the trouble started, the next try, and when the engine will
+    give up on this user if the server is still not back."""
+
     user: str
     reason: str
     attempt: int
     delay: float
+    next_try: float = 0.0
+    waiting_since: float = 0.0
+    give_up_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    """The server is back after `waited` seconds of Retrying: the user carries on."""
+
+    user: str
+    waited: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +110,8 @@ class RunSummary:
         return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-Event = RunStarted | UserStarted | UserPlanned | FolderStarted | Progress | Retrying | UserDone | RunSummary
+Event = (RunStarted | UserStarted | UserPlanned | FolderStarted | Progress | Retrying | Reconnected | UserDone
+         | RunSummary)
 
 
 

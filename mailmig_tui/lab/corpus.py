@@ -230,3 +230,47 @@ def nonempty(hashes: FolderHashes) -> FolderHashes:
 def _plain(path: tuple[str, ...]) -> bool:
     """Bulk corpus folders are legal everywhere."""
     return all(part.replace(" ", "").isalnum() for part in path)
+
+
+# The folders of a real company mailbox (35 with INBOX): year archives, projects, clients, lists.
+COMPANY_FOLDERS: list[tuple[str, ...]] = [
+    ("INBOX",), ("Sent",), ("Drafts",), ("Trash",), ("Junk",), ("Archive",),
+    *[("Archive", str(year)) for year in range(2016, 2026)],
+    *[("Projects", name) for name in ("Apollo", "Hermes", "Orion", "Vega", "Atlas", "Nova")],
+    *[("Clients", name) for name in ("ACME", "Globex", "Initech", "Umbrella", "客户A")],
+    ("Lists",), ("Lists", "announce"), ("Lists", "dev"), ("HR",), ("Finance",), ("Finance", "Invoices"),
+    ("Receipts",), ("已发送邮件",),
+]
+
+
+def company_corpus(messages: int, seed: int = 7, folders: int = 35) -> dict[tuple[str, ...], list[Message]]:
+    """A company mailbox of the size profile the backup must be fast on: `folders` folders (INBOX and Sent
+    hold most of the mail), 97% 2-20 kB, 2% 50-250 kB, 1% 1-5 MB with a base64 attachment (about 45 kB a
+    message on average: 10,000 messages are about 445 MB), 80% read, a few with keywords."""
+    rng = random.Random(seed)
+    names = COMPANY_FOLDERS[: max(1, min(folders, len(COMPANY_FOLDERS)))]
+    weights = [30.0, 15.0] + [55.0 / max(1, len(names) - 2)] * (len(names) - 2)
+    out: dict[tuple[str, ...], list[Message]] = {f: [] for f in names}
+    text = " ".join(rng.choice(_WORDS) for _ in range(60_000)) + " "
+    per_char = len(text.encode()) / len(text)  # the CJK words take 3 bytes a character
+    for i in range(messages):
+        folder = rng.choices(names, weights[: len(names)])[0] if len(names) > 1 else names[0]
+        date = datetime(2016, 1, 1, tzinfo=TZ) + timedelta(minutes=rng.randrange(5_000_000))
+        r = rng.random()
+        n = seed * 10**6 + i
+        if r < 0.01:
+            raw = _with_attachment(n, rng.randrange(730_000, 3_300_000), date)
+        else:
+            size = rng.randrange(50_000, 250_000) if r < 0.03 else rng.randrange(2_000, 20_000)
+            start = rng.randrange(len(text) - 1000)
+            body = (text[start:] + text)[: int(size / per_char)]
+            raw = _message(n, f"message {i} {rng.choice(_WORDS)}", body, date=date)
+        flags: tuple[str, ...] = ("\\Seen",) if rng.random() < 0.8 else ()
+        if rng.random() < 0.05:
+            flags += (rng.choice(["\\Flagged", "\\Answered", "$Label1", "Work"]),)
+        out[folder].append(Message(raw, flags, date))
+    return out
+
+
+_WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "mail", "migration", "backup",
+          "invoice", "meeting", "project", "邮件", "迁移", "备份", "会议"]

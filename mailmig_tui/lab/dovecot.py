@@ -68,6 +68,11 @@ class DovecotInstance:
     # Folders the server announces with a SPECIAL-USE flag (RFC 6154), name -> flag, e.g.
     # {"Sent Messages": "\\Sent"}; created for every user on first login. Empty: no SPECIAL-USE.
     special_use: dict[str, str] = field(default_factory=dict)
+    # Where mail lives; "" = the lab's own sdbox store. A reader of a mailmig archive sets, e.g.,
+    # "maildir:/archive/users/%u:LAYOUT=Maildir++:UTF-8:INDEX=…:CONTROL=…".
+    mail_location: str = ""
+    mail_plugins: str = ""
+    plugin_settings: str = ""  # lines inside `plugin { }`
 
     @property
     def config(self) -> Path:
@@ -138,13 +143,16 @@ default_login_user = dovenull
 default_internal_user = dovecot
 # Index layout: mailbox names are kept in the index, so any name the corpus needs (`..`, `con`, `x:y`)
 # is legal whatever the file system says.
-mail_location = sdbox:{r}/mail/%u:LAYOUT=index
+mail_location = {self.mail_location or f"sdbox:{r}/mail/%u:LAYOUT=index"}
 namespace inbox {{
   inbox = yes
   separator = {self.separator}
   prefix = {self.prefix}
 {self._special_use_config()}}}
-mail_plugins =
+mail_plugins = {self.mail_plugins}
+plugin {{
+{self.plugin_settings}
+}}
 imap_max_line_length = 1M
 mail_max_userip_connections = 100
 service imap-login {{

@@ -2,8 +2,8 @@
 tab's snapshot tests (tests/test_backup_snapshots.py) and screenshots (scripts/screenshots.py): the
 same picture every run, without a mail server.
 
-`show(panel, "running")` shows the tab mid-run (three users done, one failed, four running, two
-waiting); `show(panel, "verified")` shows a finished run after `v` found every user complete.
+`show(panel, "running")` shows the tab mid-run (three users done, one failed, three running, one
+waiting for the server, two not started); `show(panel, "verified")` shows a finished run after `v` found every user complete.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from mailmig_tui.core.backup.engine import (
     Controls,
     FolderStarted,
     Progress,
+    Retrying,
     RunStarted,
     RunSummary,
     UserDone,
@@ -83,6 +84,10 @@ def events(stage: str) -> list[tuple[float, Any]]:
         part("wang.fang", 2.2, "客户/华东", 0.41)
         part("alice.wong", 2.4, "已发送", 0.55)
         part("bob.smith", 3.1, "Archive/2024", 0.23)
+        # The old server dropped bob's connection and now refuses it: waiting, with the reason and when.
+        wall = 1_764_237_600.0  # fixed, so the picture is the same every run (the note shows spans only)
+        out.append((4.15, Retrying(_email("bob.smith"), "[Errno 111] Connection refused", 4, 8.0, wall + 8.0,
+                                  wall - 42.0, wall - 42.0 + 600.0)))
         out.sort(key=lambda pair: pair[0])
         out.append((4.2, Progress(_email("zhang.wei"), "INBOX", 1, 50_000)))
         return out

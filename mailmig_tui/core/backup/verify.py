@@ -1,8 +1,15 @@
 """Prove a backup: what the server has (per folder: count, UIDs, sizes) against the archive, and every
-archived file against its sha256 in the index."""
+archived file against its sha256 in the index; and repair what differs.
+
+`verify_archive` only reads. Each difference it finds that the server can fix (a message missing from
+the archive, a file missing or not matching its checksum, a size that differs) is listed in
+`UserCheck.repairs`; `repair_archive` fetches exactly those messages again (a corrupt file is replaced
+by the server's copy) and the caller verifies again. Messages deleted on the server stay in the archive
+and are counted as such, never as a difference."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -15,6 +22,10 @@ from typing import Any
 from mailmig_tui.core.backup.engine import (
     INDEX_NAME,
     TRANSIENT_ERRORS,
+    BackupEngine,
+    BackupOptions,
+    Controls,
+    RunSummary,
     _decode_name,
     _fetch_range,
     login_specs,
@@ -51,6 +62,11 @@ class UserCheck:
     corrupt_files: int = 0
     error: str = ""
     details: list[str] = field(default_factory=list)
+    deleted_on_server: int = 0  # rows a backup run marked as gone from the server (kept in the archive)
+    # What `repair_archive` can fetch again: (folder raw name, UID, path of a bad file to replace or "").
+    repairs: list[tuple[bytes, int, str]] = field(default_factory=list)
+    unrepairable: int = 0  # bad files of messages the server no longer has: only the archive had them
+    _server: dict[bytes, tuple[int, set[int]]] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +134,8 @@ def _check_server(project: Project, index: Index, user: str, spec: LoginSpec | s
                 problem = _("UIDVALIDITY changed since the backup (run the backup again)")
             missing = [u for u in server if u not in archived]
             mismatch = [u for u, s in server.items() if u in archived and archived[u] != s]
+            check._server[raw_b] = (uidvalidity, set(server))
+            check.repairs += [(raw_b, u, "") for u in missing + mismatch]
             check.folders += 1
             check.on_server += len(server)
             check.archived += len(server) - len(missing)
@@ -138,6 +156,8 @@ def _check_server(project: Project, index: Index, user: str, spec: LoginSpec | s
 
 def _check_files(index: Index, dest: Path, user: str, check: UserCheck) -> None:
     for row in index.user_rows(user):
+        if row.deleted_on_server:
+            check.deleted_on_server += 1
         path = dest / row.path
         try:
             sha = hashlib.sha256()
@@ -147,7 +167,39 @@ def _check_files(index: Index, dest: Path, user: str, check: UserCheck) -> None:
         except FileNotFoundError:
             check.missing_files += 1
             check.details.append(_("missing file {path}").format(path=row.path))
+            _to_repair(check, row.folder, row.uidvalidity, row.uid, "")
             continue
         if sha.hexdigest() != row.sha256 or os.path.getsize(path) != row.size:
             check.corrupt_files += 1
             check.details.append(_("file differs from its checksum: {path}").format(path=row.path))
+            _to_repair(check, row.folder, row.uidvalidity, row.uid, row.path)
+
+
+def _to_repair(check: UserCheck, folder: bytes, uidvalidity: int, uid: int, path: str) -> None:
+    on_server = check._server.get(folder)
+    if on_server is not None and on_server[0] == uidvalidity and uid in on_server[1]:
+        check.repairs.append((folder, uid, path))
+    else:
+        check.unrepairable += 1
+        check.details.append(_("cannot be repaired: the server no longer has this message (UID {uid})").format(uid=uid))
+
+
+def repair_archive(project: Project, credentials: Credentials, dest: Path, checks: list[UserCheck], workers: int = 0,
+                   on_event: Callable[[Any], None] | None = None, controls: Controls | None = None) -> RunSummary | None:
+    """Fetch again exactly the messages `checks` found missing or different (None: nothing to repair).
+
+    A bad file is removed first (the server's copy, seen by the verify, replaces it); the index row of
+    a removed or missing file is dropped by the engine's reconcile step; then the engine fetches just
+    those UIDs. Verify again afterwards to prove the repair."""
+    only: dict[str, dict[bytes, set[int]]] = {}
+    for check in checks:
+        for folder, uid, path in check.repairs:
+            only.setdefault(check.user, {}).setdefault(folder, set()).add(uid)
+            if path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(dest / path)
+    if not only:
+        return None
+    engine = BackupEngine(project, credentials, BackupOptions(dest, workers, users=list(only), only=only),
+                          on_event=on_event, controls=controls)
+    return engine.run()

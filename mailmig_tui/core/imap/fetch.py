@@ -10,6 +10,7 @@ on its socket and read its buffered reader up to the tagged reply, so it is in s
 
 from __future__ import annotations
 
+import calendar
 import imaplib
 import re
 from collections.abc import Callable
@@ -28,6 +29,8 @@ _SIZE = re.compile(rb"[( ]RFC822\.SIZE (\d+)")
 _DATE = re.compile(rb'[( ]INTERNALDATE "([^"]*)"')
 _FLAGS = re.compile(rb"[( ]FLAGS \(([^)]*)\)")
 _SEQ = re.compile(rb"^\* (\d+) FETCH ", re.IGNORECASE)
+_DATE_PARTS = re.compile(rb"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
+_MONTHS = {m.encode().lower(): i for i, m in enumerate(calendar.month_abbr) if m}
 
 
 class Writer(Protocol):
@@ -39,8 +42,46 @@ class Meta:
     seq: int
     uid: int
     size: int
-    internaldate: datetime | None
-    flags: tuple[str, ...]
+    date_raw: bytes  # INTERNALDATE as sent, b"" if absent
+    flags_raw: bytes  # the FLAGS list's inside, as sent
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple(f.decode("utf-8", "replace") for f in self.flags_raw.split())
+
+    @property
+    def internaldate(self) -> datetime | None:
+        if not self.date_raw:
+            return None
+        try:
+            return parse_to_datetime(self.date_raw, normalise=False)
+        except ValueError:
+            return None
+
+    def date(self) -> tuple[int, str] | None:
+        """INTERNALDATE as (epoch seconds, ISO 8601 with the server's offset), without datetime objects."""
+        return parse_internaldate(self.date_raw)
+
+
+def parse_internaldate(raw: bytes) -> tuple[int, str] | None:
+    """b"17-Jul-1996 02:44:25 -0700" -> (837596665, "1996-07-17T02:44:25-07:00"), as datetime.isoformat()
+    would write it; None if it is not in the RFC 3501 form."""
+    m = _DATE_PARTS.match(raw)
+    if m is None:
+        return None
+    day, mon, year, hh, mm, ss, sign, oh, om = m.groups()
+    month = _MONTHS.get(mon.lower())
+    if month is None:
+        return None
+    d, y, h, mi, s, zh, zm = int(day), int(year), int(hh), int(mm), int(ss), int(oh), int(om)
+    offset = (zh * 3600 + zm * 60) * (1 if sign == b"+" else -1)
+    try:
+        epoch = calendar.timegm((y, month, d, h, mi, s)) - offset
+    except (ValueError, OverflowError):
+        return None
+    if not (1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
+        return None
+    return epoch, f"{y:04d}-{month:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{sign.decode()}{zh:02d}:{zm:02d}"
 
 
 class FetchFailed(Exception):
@@ -133,11 +174,5 @@ def _meta(seq: int, text: bytes) -> Meta:
     size = _SIZE.search(text)
     date = _DATE.search(text)
     flags = _FLAGS.search(text)
-    when = None
-    if date:
-        try:
-            when = parse_to_datetime(date.group(1), normalise=False)
-        except ValueError:
-            when = None
-    flag_list = tuple(f.decode("utf-8", "replace") for f in flags.group(1).split()) if flags else ()
-    return Meta(seq, int(uid.group(1)) if uid else 0, int(size.group(1)) if size else -1, when, flag_list)
+    return Meta(seq, int(uid.group(1)) if uid else 0, int(size.group(1)) if size else -1,
+                date.group(1) if date else b"", flags.group(1) if flags else b"")

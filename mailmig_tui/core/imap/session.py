@@ -12,6 +12,7 @@ import hashlib
 import imaplib
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
@@ -20,8 +21,16 @@ from imapclient.exceptions import IMAPClientAbortError, LoginError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Auth, Endpoint
 
-# What a dropped or refused connection looks like through imaplib/imapclient/ssl.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, imaplib.IMAP4.abort, IMAPClientAbortError)
+
+class ServerBusy(Exception):
+    """The server refused the login for now (RFC 5530 UNAVAILABLE/LIMIT/INUSE, "too many connections",
+    "try again later"): throttling or maintenance, so wait and try again rather than fail the user."""
+
+
+# What a dropped, refused or throttled connection looks like through imaplib/imapclient/ssl.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, imaplib.IMAP4.abort, IMAPClientAbortError,
+                                                     ServerBusy)
+_BUSY = ("[UNAVAILABLE]", "[LIMIT]", "[INUSE]", "TOO MANY", "TRY AGAIN LATER", "THROTTL", "RATE LIMIT")
 
 
 class FatalUserError(Exception):
@@ -35,13 +44,27 @@ class LoginSpec:
     auth: Auth
 
 
+_CONTEXTS: dict[tuple[bool, bool], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if endpoint.tls_fingerprint or not endpoint.tls_verify:
-        # Either the admin pinned the exact certificate (checked after the handshake) or explicitly chose
-        # to accept any certificate for this provider; never the default.
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+    """One context per policy, shared by every connection (loading the system's CA store costs tens of
+    milliseconds of CPU: paid once, not once per user)."""
+    pinned_or_open = bool(endpoint.tls_fingerprint) or not endpoint.tls_verify
+    key = (pinned_or_open, bool(endpoint.tls_verify))
+    with _CONTEXTS_LOCK:
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            if pinned_or_open:
+                # Either the admin pinned the exact certificate (checked after the handshake) or explicitly
+                # chose to accept any certificate for this provider; never the default. No CA store needed.
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            else:
+                ctx = ssl.create_default_context()
+            _CONTEXTS[key] = ctx
     return ctx
 
 
@@ -122,6 +145,8 @@ def _login(client: IMAPClient, spec: LoginSpec) -> None:
         else:
             client.login(spec.login, spec.secret)
     except LoginError as exc:
+        if any(word in _text(exc).upper() for word in _BUSY):
+            raise ServerBusy(_text(exc)) from None
         who = spec.login if auth.method == "user" else f"{spec.login} (via {auth.master_user})"
         raise FatalUserError(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc))) from None
 

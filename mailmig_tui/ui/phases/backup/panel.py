@@ -1,9 +1,10 @@
-"""The Backup tab: back up every mailbox from the old provider, watch it, pause, cancel, resume, verify.
+"""The Backup tab: back up every mailbox from the old provider, watch it, pause, cancel, resume, verify,
+repair.
 
-The engine (core/backup/engine.py) and the verifier run in a Textual thread worker. Their threads push
-events into an `EventBuffer`, which merges Progress events per user as they arrive; a timer drains the
-buffer four times a second and redraws once. So a full-speed backup costs the UI a few small redraws a
-second whatever the engine's event rate, and the UI thread never waits on the network.
+The engine (core/backup/engine.py) and the verifier run in a Textual thread worker and push their events
+into the shared run view (`ui/widgets/run_view.py`: its EventBuffer coalesces them, a timer drains and
+redraws a few times a second). This tab adds the credentials line, the Verify column and the verify
+events, and its keys.
 
 Everything the tab shows comes from `apply_event`, which tests and screenshots call with a fixed
 sequence of events and a fake clock (`panel.clock`) to get the same picture every time.
@@ -14,18 +15,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.events import Resize
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
@@ -35,18 +34,14 @@ from mailmig_tui.core.backup.engine import (
     BackupEngine,
     BackupOptions,
     Controls,
-    FolderStarted,
-    Progress,
+    Reconnected,
     Retrying,
     RunStarted,
     RunSummary,
-    UserDone,
-    UserPlanned,
-    UserStarted,
     default_dest,
 )
 from mailmig_tui.core.backup.summary import last_run_line, record_result, run_record, verify_record
-from mailmig_tui.core.backup.verify import FolderCheck, UserCheck, verify_archive
+from mailmig_tui.core.backup.verify import FolderCheck, UserCheck, repair_archive, verify_archive
 from mailmig_tui.core.credentials import (
     PassphrasePrompt,
     default_file_path,
@@ -60,11 +55,17 @@ from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog
 from mailmig_tui.ui.widgets.passphrase import prompt_for, tilde, with_passphrase
+from mailmig_tui.ui.widgets.run_view import (
+    STANDARD_COLUMNS,
+    Column,
+    EventBuffer,
+    RunView,
+    UserRow,
+    text_bar,
+)
 
-if TYPE_CHECKING:
-    pass
-
-DRAIN_SECONDS = 0.25
+__all__ = ["BackupPanel", "CredentialsReady", "EventBuffer", "RepairStarted", "VerifyFinished", "VerifyStarted",
+           "text_bar"]
 
 # --- the tab's own events (besides the engine's and the verifier's) -------------------------------
 
@@ -87,6 +88,22 @@ class VerifyFinished:
     users_ok: int
 
 
+@dataclass(frozen=True, slots=True)
+class RepairStarted:
+    users: tuple[str, ...]
+    messages: dict[str, int]
+
+
+def _span(seconds: float) -> str:
+    """12s, 4m10s, 1h05m: how long, from the event itself (the same picture whatever the clock)."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 @dataclass(frozen=True)
 class BackupResult:
     summary: RunSummary
@@ -106,144 +123,18 @@ class _VerifyStopped(Exception):
     """Raised from the verifier's event callback to stop it (verify_archive has no controls)."""
 
 
-class EventBuffer:
-    """Where the engine's threads leave events for the UI. Thread-safe and coalescing: Progress events
-    of a user are summed, and only a user's latest FolderCheck is kept, until the next other event (so
-    the order of everything else is preserved). `drain()` hands over what arrived since the last call."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._events: list[Any] = []
-        self._progress: dict[str, list[Any]] = {}  # user -> [messages, bytes, folder]
-        self._checking: dict[str, FolderCheck] = {}
-        self.pushed = 0
-
-    def push(self, event: Any) -> None:
-        with self._lock:
-            self.pushed += 1
-            if isinstance(event, Progress):
-                pending = self._progress.get(event.user)
-                if pending is None:
-                    self._progress[event.user] = [event.messages, event.bytes, event.folder]
-                else:
-                    pending[0] += event.messages
-                    pending[1] += event.bytes
-                    pending[2] = event.folder
-            elif isinstance(event, FolderCheck):
-                self._checking[event.user] = event
-            else:
-                self._flush()
-                self._events.append(event)
-
-    def _flush(self) -> None:
-        self._events.extend(Progress(user, folder, messages, size) for user, (messages, size, folder) in self._progress.items())
-        self._events.extend(self._checking.values())
-        self._progress.clear()
-        self._checking.clear()
-
-    def drain(self) -> list[Any]:
-        with self._lock:
-            self._flush()
-            out, self._events = self._events, []
-            return out
+def _verify_cell(row: UserRow) -> Text:
+    check = row.check
+    if row.checking:
+        return Text("…")
+    if check is None:
+        return Text("")
+    if check.ok:
+        return Text("✓ " + _("ok"), style="bold green")
+    return Text("✗ " + (_("error") if check.error else _("differs")), style="bold red")
 
 
-# --- one row per user ---------------------------------------------------------------------------
-
-# state -> (symbol, word, style): the symbol and the word carry the meaning, colour only helps.
-STATES: dict[str, tuple[str, str, str]] = {
-    "idle": ("○", N_("idle"), "dim"),
-    "waiting": ("·", N_("waiting"), ""),
-    "running": ("▶", N_("running"), "bold"),
-    "retrying": ("↻", N_("retrying"), "bold yellow"),
-    "paused": ("‖", N_("paused"), "bold yellow"),
-    "done": ("✓", N_("done"), "bold green"),
-    "failed": ("✗", N_("failed"), "bold red"),
-    "cancelled": ("■", N_("stopped"), "bold yellow"),
-}
-
-
-@dataclass
-class UserRow:
-    email: str
-    state: str = "idle"
-    planned: bool = False
-    messages_total: int = 0  # still to fetch when this run started (the engine is incremental)
-    bytes_total: int = 0
-    messages: int = 0
-    bytes: int = 0
-    folder: str = ""
-    note: str = ""  # why it failed, or the connection problem being retried
-    started: float | None = None  # active run seconds (pauses left out) when the user started
-    finished: float | None = None
-    verify: UserCheck | None = None
-    verifying: bool = False
-
-    def fraction(self) -> float:
-        if self.state == "done":
-            return 1.0
-        if self.bytes_total:
-            return min(1.0, self.bytes / self.bytes_total)
-        if self.messages_total:
-            return min(1.0, self.messages / self.messages_total)
-        return 0.0
-
-
-def text_bar(fraction: float, width: int) -> str:
-    """A bar made of characters (█ done, ░ to do): readable without colour."""
-    full = max(0, min(width, round(fraction * width)))
-    return "█" * full + "░" * (width - full)
-
-
-def count(n: float) -> str:
-    """A message count in at most 5 cells: 9,999 · 12.3k · 123k · 1.2M."""
-    if n < 10_000:
-        return f"{n:,.0f}"
-    if n < 100_000:
-        return f"{n / 1000:.1f}k"
-    if n < 1_000_000:
-        return f"{n / 1000:.0f}k"
-    return f"{n / 1e6:.1f}M"
-
-
-def megabytes(n: float) -> str:
-    """Bytes as MB in at most 4 cells: 20.8 · 208 · 1.2G."""
-    mb = n / 1e6
-    if mb < 100:
-        return f"{mb:.1f}"
-    if mb < 1000:
-        return f"{mb:.0f}"
-    return f"{mb / 1000:.1f}G"
-
-
-def duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def _cell(value: str | Text, width: int, *, right: bool = False, lead: bool = True, style: str = "") -> Text:
-    """Exactly `width` cells: a separating space, then the value cut with … or aligned."""
-    text = value.copy() if isinstance(value, Text) else Text(value, style=style)
-    inner = width - (1 if lead else 0)
-    text.truncate(inner, overflow="ellipsis")
-    text.align("right" if right else "left", inner)
-    return Text(" ") + text if lead else text
-
-
-# (key, header, width in cells including the separating space, right-aligned); the folder column
-# takes what the others leave.
-COLUMNS: list[tuple[str, str, int, bool]] = [
-    ("user", N_("User"), 11, False),
-    ("state", N_("State"), 10, False),
-    ("progress", N_("Progress"), 12, False),
-    ("messages", N_("Messages"), 12, True),
-    ("mb", N_("MB"), 10, True),
-    ("rate", N_("Rate"), 7, True),
-    ("folder", N_("Folder"), 0, False),
-    ("verify", N_("Verify"), 7, False),
-]
-MIN_FOLDER = 10
+COLUMNS: list[Column] = [*STANDARD_COLUMNS, Column("verify", N_("Verify"), 7, cell=_verify_cell)]
 
 
 class BackupPanel(ProjectView, Vertical):
@@ -255,54 +146,81 @@ class BackupPanel(ProjectView, Vertical):
         Binding("p", "pause", N_("Pause"), id="backup.pause"),
         Binding("c", "stop", N_("Cancel"), id="backup.cancel"),
         Binding("v", "verify", N_("Verify"), id="backup.verify"),
+        Binding("f", "repair", N_("Repair"), id="backup.repair"),
     ]
     DEFAULT_CSS = """
     BackupPanel { height: 1fr; }
     BackupPanel > #backup-info { height: auto; padding: 0 1; }
-    BackupPanel > #backup-overall { height: 2; padding: 0 1; }
-    BackupPanel > DataTable { height: 1fr; }
-    BackupPanel > #backup-detail { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.clock: Callable[[], float] = time.monotonic  # tests and screenshots set a fake one
         self.engine_options: dict[str, Any] = {}  # BackupOptions overrides (tests: small batches)
-        self.buffer = EventBuffer()
-        self.rows: dict[str, UserRow] = {}
+        self.view = RunView(COLUMNS, prefix="backup", latest=(FolderCheck,))
+        self.view.extra_event = self._extra_event
+        self.view.status = self._status_words
+        self.view.idle_lines = self._idle_lines
+        self.view.describe = self._describe
+        self.view.redraw = lambda now: self.refresh_view(now)  # looked up on each drain (tests wrap it)
         self.controls: Controls | None = None
         self._verify_stop = threading.Event()
         self.worker_running = False  # a backup or verify worker is running (what the keys may do)
-        self.paused = False
-        self.stopping = False
-        self.resumable = False  # the last run was cancelled: r starts it again
-        self.run_active = False  # between RunStarted and RunSummary
         self.verify_active = False
-        self.summary: RunSummary | None = None
         self.verify_result: tuple[int, int] | None = None
         self.problem = ""  # the last run's or verify's failure, shown until the next start
         self.credentials_text = ""
-        self._run_t0 = 0.0
-        self._paused_at: float | None = None
-        self._paused_total = 0.0
-        self._dirty: set[str] = set()
-        self._table_users: list[str] = []
-        self._folder_width = MIN_FOLDER
         self._closing = False
-        self._timer: Timer | None = None
+
+    # The run's state lives in the shared view; these keep the tab's own vocabulary.
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.view.clock
+
+    @clock.setter
+    def clock(self, value: Callable[[], float]) -> None:
+        self.view.clock = value
+
+    @property
+    def buffer(self) -> EventBuffer:
+        return self.view.buffer
+
+    @property
+    def rows(self) -> dict[str, UserRow]:
+        return self.view.rows
+
+    @property
+    def summary(self) -> RunSummary | None:
+        return self.view.summary
+
+    @property
+    def paused(self) -> bool:
+        return self.view.paused
+
+    @property
+    def stopping(self) -> bool:
+        return self.view.stopping
+
+    @property
+    def resumable(self) -> bool:
+        return self.view.resumable
+
+    @property
+    def run_active(self) -> bool:
+        return self.view.run_active
+
+    @property
+    def _timer(self) -> Timer | None:
+        return self.view.timer
 
     @property
     def table(self) -> DataTable[Text]:
-        return self.query_one("#backup-table", DataTable)
+        return self.view.table
 
     def compose(self) -> ComposeResult:
         yield Static(id="backup-info")
-        yield Static(id="backup-overall")
-        yield DataTable(cursor_type="row", cell_padding=0, id="backup-table")
-        yield Static(id="backup-detail")
+        yield self.view
 
     def on_mount(self) -> None:
-        self._timer = self.set_interval(DRAIN_SECONDS, self._drain, pause=True)
         self.refresh_project()
 
     def on_unmount(self) -> None:
@@ -313,21 +231,13 @@ class BackupPanel(ProjectView, Vertical):
             self.controls.cancel()
         self._verify_stop.set()
 
-    def on_resize(self, event: Resize) -> None:
-        fixed = sum(w for _k, _h, w, _r in COLUMNS)
-        width = max(MIN_FOLDER, event.size.width - fixed - 1)  # 1: the vertical scrollbar
-        if width != self._folder_width:
-            self._folder_width = width
-            self._table_users = []  # rebuild with the new width
-            self.refresh_view()
-
     # --- what the project says ------------------------------------------------------------------
 
     def refresh_project(self) -> None:
         """The project changed (or the tab was built): new users show up while nothing runs."""
-        if not (self.run_active or self.worker_running):
-            known = {r.email: r for r in self.rows.values()}
-            self.rows = {u.email: known.get(u.email) or UserRow(u.email) for u in self.project.users}
+        self.view.domain = self.project.domain
+        if not self.worker_running:
+            self.view.set_users([u.email for u in self.project.users])
         self.refresh_view()
 
     def _credentials(self) -> str:
@@ -350,258 +260,82 @@ class BackupPanel(ProjectView, Vertical):
 
     # --- events ---------------------------------------------------------------------------------
 
-    def _row(self, email: str) -> UserRow:
-        row = self.rows.get(email)
-        if row is None:
-            row = self.rows[email] = UserRow(email)
-        self._dirty.add(email)
-        return row
-
-    def _active(self, now: float) -> float:
-        """Seconds the run has been going, pauses left out."""
-        paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
-        return max(0.0, now - self._run_t0 - paused)
-
     def apply_event(self, event: Any, at: float | None = None, *, refresh: bool = True) -> None:
         """Take one event of the engine, the verifier or this tab into the rows (and redraw)."""
-        now = self.clock() if at is None else at
+        self.view.apply_event(event, at, refresh=refresh)
+
+    def _extra_event(self, event: Any, now: float) -> None:
+        view = self.view
         if isinstance(event, RunStarted):
-            self.rows = {email: UserRow(email, "waiting") for email in event.users}
-            self._table_users = []
-            self.run_active, self.summary, self.verify_result = True, None, None
-            self._run_t0, self._paused_total = now, 0.0
-            self._paused_at = now if self.paused else None
-        elif isinstance(event, UserStarted):
-            row = self._row(event.user)
-            row.state, row.started = "running", self._active(now)
-        elif isinstance(event, UserPlanned):
-            row = self._row(event.user)
-            row.planned, row.messages_total, row.bytes_total = True, event.messages, event.bytes
-        elif isinstance(event, FolderStarted):
-            row = self._row(event.user)
-            row.folder = event.folder
-        elif isinstance(event, Progress):
-            row = self._row(event.user)
-            row.messages += event.messages
-            row.bytes += event.bytes
-            row.folder = event.folder
-            if row.state == "retrying":
-                row.state, row.note = "running", ""
-        elif isinstance(event, Retrying):
-            row = self._row(event.user)
-            row.state = "retrying"
-            row.note = _("retry {n} in {delay:.0f}s: {reason}").format(n=event.attempt, delay=event.delay, reason=event.reason)
-        elif isinstance(event, UserDone):
-            row = self._row(event.user)
-            row.state, row.finished = event.state, self._active(now)
-            row.messages, row.bytes = event.messages, event.bytes
-            row.note = event.error if event.state == "failed" else ""
-            if event.state == "done":
-                row.folder = ""
-        elif isinstance(event, RunSummary):
-            self.summary, self.run_active = event, False
-            if self._paused_at is not None:
-                self._paused_total += now - self._paused_at
-                self._paused_at = None
+            self.verify_result = None
         elif isinstance(event, CredentialsReady):
             self.credentials_text = tilde(event.description)
         elif isinstance(event, VerifyStarted):
             self.verify_active, self.verify_result = True, None
             for email in event.users:
-                row = self._row(email)
-                row.verify, row.verifying = None, True
+                row = view.row(email)
+                row.check, row.checking = None, True
         elif isinstance(event, FolderCheck):
-            self._row(event.user).verifying = True
+            view.row(event.user).checking = True
         elif isinstance(event, UserCheck):
-            row = self._row(event.user)
-            row.verify, row.verifying = event, False
+            row = view.row(event.user)
+            row.check, row.checking = event, False
         elif isinstance(event, VerifyFinished):
             self.verify_active, self.verify_result = False, (event.users, event.users_ok)
             for row in self.rows.values():
-                row.verifying = False
-            self._dirty.update(self.rows)
-        if refresh:
-            self.refresh_view(now)
+                row.checking = False
+            view.touch()
+        elif isinstance(event, Retrying):
+            # The server is down or throttling: say so, why, and when the next try and the give-up are.
+            left = max(0.0, event.give_up_at - (event.next_try - event.delay)) if event.give_up_at else 0.0
+            view.row(event.user).note = _("waiting for the server: {reason}; next try in {delay}, gives up in {left}").format(
+                reason=event.reason, delay=_span(event.delay), left=_span(left))
+        elif isinstance(event, Reconnected):
+            row = view.row(event.user)
+            if row.state == "retrying":
+                row.state, row.note = "running", ""
+        elif isinstance(event, RepairStarted):
+            self.problem = ""
+            for email in event.users:
+                view.row(email).note = _("repairing {n} messages").format(n=event.messages.get(email, 0))
 
     def _drain(self) -> None:
-        now = self.clock()
-        for event in self.buffer.drain():
-            self.apply_event(event, now, refresh=False)
-        self.refresh_view(now)
+        self.view.drain()
 
     # --- drawing --------------------------------------------------------------------------------
 
     def refresh_view(self, now: float | None = None) -> None:
         if not self.is_mounted:
             return
-        now = self.clock() if now is None else now
         info = Text(_("Credentials: {where}").format(where=self._credentials()), no_wrap=True, overflow="ellipsis")
         for line in self._tls_warnings():
             info.append("\n" + line, style="bold yellow")
         self.query_one("#backup-info", Static).update(info)
-        self.query_one("#backup-overall", Static).update(self._overall(now))
-        self._refresh_table(now)
-        self._show_detail()
+        self.view.refresh_view(now)
 
-    def _state_of(self, row: UserRow) -> str:
-        if self.paused and row.state in ("running", "waiting", "retrying"):
-            return "paused"
-        return row.state
-
-    def _overall(self, now: float) -> Text:
-        rows = list(self.rows.values())
-        if not (self.run_active or self.summary):
-            first = Text(_("Archive: {dest}").format(dest=tilde(default_dest(self.mailmig.store.path, self.project))))
-            second = last_run_line(self.project) or _("No backup yet: press b to back up all {n} users.").format(n=len(rows))
-            if self.verify_active or self.verify_result or self.problem:
-                second = self._status_words()
-            return Text(first.plain + "\n" + second, no_wrap=True, overflow="ellipsis")
-        done_msgs = sum(r.messages for r in rows)
-        done_bytes = sum(r.bytes for r in rows)
-        total_msgs = sum(r.messages_total for r in rows)
-        total_bytes = sum(r.bytes_total for r in rows)
-        planned = [r for r in rows if r.planned]
-        unplanned = [r for r in rows if not r.planned and r.state not in ("failed", "cancelled")]
-        if self.summary is not None:
-            fraction = 1.0 if not self.summary.users_failed and not self.summary.users_cancelled else (
-                done_bytes / total_bytes if total_bytes else 0.0)
-        else:
-            fraction = done_bytes / total_bytes if total_bytes else 0.0
-            if unplanned:  # users not scanned yet: estimate their share from the ones that were
-                fraction = fraction * len(planned) / (len(planned) + len(unplanned)) if planned else 0.0
-        first = Text(no_wrap=True, overflow="ellipsis")
-        first.append(text_bar(fraction, 20), style="bold")
-        first.append(f" {fraction * 100:3.0f}%  ")
-        first.append(_("{done}/{total} msgs · {done_mb}/{total_mb} MB").format(
-            done=f"{done_msgs:,}", total=f"{total_msgs:,}" + ("+" if unplanned else ""),
-            done_mb=megabytes(done_bytes), total_mb=megabytes(total_bytes) + ("+" if unplanned else "")))
-        elapsed = self.summary.seconds if self.summary else self._active(now)
-        msg_rate = done_msgs / elapsed if elapsed > 0 else 0.0
-        byte_rate = done_bytes / elapsed if elapsed > 0 else 0.0
-        parts = [self._status_words(),
-                 _("{rate} msg/s").format(rate=count(msg_rate)),
-                 _("{rate:.1f} MB/s").format(rate=byte_rate / 1e6)]
-        if self.summary is None:
-            remaining = float(total_bytes - done_bytes)
-            if unplanned and planned:
-                remaining += len(unplanned) * total_bytes / len(planned)
-            eta = duration(remaining / byte_rate) if byte_rate > 0 and planned else "…"
-            parts.append(_("ETA {eta}").format(eta=("~" if unplanned else "") + eta))
-        else:
-            parts.append(_("took {time}").format(time=duration(self.summary.seconds)))
-        failed = sum(r.state == "failed" for r in rows)
-        errors = _("errors: {n}").format(n=failed)
-        first.append("\n" + " · ".join([*parts, errors]))
-        if failed:
-            first.highlight_words([errors], style="bold red")
-        return first
+    def _idle_lines(self) -> str:
+        first = _("Archive: {dest}").format(dest=tilde(default_dest(self.mailmig.store.path, self.project)))
+        second = last_run_line(self.project) or _("No backup yet: press b to back up all {n} users.").format(
+            n=len(self.rows))
+        if self.verify_active or self.verify_result or self.problem:
+            second = self._status_words()
+        return first + "\n" + second
 
     def _status_words(self) -> str:
         if self.verify_active:
-            done = sum(r.verify is not None for r in self.rows.values())
+            done = sum(r.check is not None for r in self.rows.values())
             return "⟳ " + _("verifying {done}/{n}…").format(done=done, n=len(self.rows))
         if self.problem:
             return "✗ " + self.problem
-        if self.run_active:
-            if self.stopping:
-                return "■ " + _("stopping after the current batch…")
-            return "‖ " + _("paused") if self.paused else "▶ " + _("running")
-        if self.verify_result is not None:
+        if not self.run_active and self.verify_result is not None:
             users, ok = self.verify_result
             if ok == users:
                 return "✓ " + _("verified {ok}/{n}").format(ok=ok, n=users)
             return "✗ " + _("verify: {n} differ").format(n=users - ok)
-        if self.summary is not None:
-            if self.summary.users_cancelled:
-                return "■ " + _("stopped (r resumes)")
-            return ("✓ " if not self.summary.users_failed else "✗ ") + _("finished")
-        return ""
+        return self.view.run_status()
 
-    def _refresh_table(self, now: float) -> None:
-        table = self.table
-        emails = list(self.rows)
-        if emails != self._table_users:
-            cursor = table.cursor_row
-            table.clear(columns=True)
-            for key, header, width, right in COLUMNS:
-                width = width or self._folder_width
-                table.add_column(_cell(_(header), width, right=right, lead=key != "user", style="bold"), key=key, width=width)
-            for email in emails:
-                table.add_row(*self._cells(self.rows[email], now), key=email)
-            self._table_users = emails
-            self._dirty.clear()
-            if emails:
-                table.move_cursor(row=min(cursor, len(emails) - 1))
-            return
-        self._dirty.update(e for e, r in self.rows.items() if r.state in ("running", "retrying"))  # rates move
-        for email in self._dirty:
-            if email in self.rows:
-                for (key, *_rest), value in zip(COLUMNS, self._cells(self.rows[email], now), strict=True):
-                    table.update_cell(email, key, value)
-        self._dirty.clear()
-
-    def _short_user(self, email: str) -> str:
-        local, _at, domain = email.partition("@")
-        return local if domain.lower() == self.project.domain.lower() else email
-
-    def _cells(self, row: UserRow, now: float) -> list[Text]:
-        state = self._state_of(row)
-        symbol, word, style = STATES[state]
-        widths = {k: (w or self._folder_width) for k, _h, w, _r in COLUMNS}
-        active = row.state not in ("idle",)
-        if row.started is not None and row.state in ("running", "retrying", "done"):
-            end = row.finished if row.finished is not None else self._active(now)
-            seconds = end - row.started
-            rate = count(row.messages / seconds) + "/s" if seconds > 0 and row.messages else ""
-        else:
-            rate = ""
-        if row.state == "failed" or row.state == "retrying":
-            folder = Text(row.note, style="red" if row.state == "failed" else "yellow")
-        else:
-            folder = Text(row.folder if row.state == "running" else "")
-        if row.verifying:
-            check = Text("…")
-        elif row.verify is None:
-            check = Text("")
-        elif row.verify.ok:
-            check = Text("✓ " + _("ok"), style="bold green")
-        else:
-            check = Text("✗ " + (_("error") if row.verify.error else _("differs")), style="bold red")
-        total = "?" if not row.planned else count(row.messages_total)
-        return [
-            _cell(self._short_user(row.email), widths["user"], lead=False),
-            _cell(Text(f"{symbol} {_(word)}", style=style), widths["state"]),
-            _cell(f"{text_bar(row.fraction(), 6)} {row.fraction() * 100:3.0f}%" if active else "", widths["progress"]),
-            _cell(f"{count(row.messages)}/{total}" if active else "", widths["messages"], right=True),
-            _cell(f"{megabytes(row.bytes)}/{megabytes(row.bytes_total) if row.planned else '?'}" if active else "",
-                  widths["mb"], right=True),
-            _cell(rate, widths["rate"], right=True),
-            _cell(folder, widths["folder"]),
-            _cell(check, widths["verify"]),
-        ]
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_detail()
-
-    def _show_detail(self) -> None:
-        table = self.table
-        row = None
-        if table.row_count:
-            try:
-                row = self.rows.get(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
-            except Exception:
-                row = None
-        detail = self.query_one("#backup-detail", Static)
-        if row is None:
-            detail.update(_("No users yet: import them with `mailmig users import`."))
-            return
-        symbol, word, _style = STATES[self._state_of(row)]
-        text = f"{symbol} {row.email}: {_(word)}"
-        if row.note:
-            text += f": {row.note}"
-        elif row.folder and row.state in ("running", "retrying"):
-            text += " · " + _("folder {folder}").format(folder=row.folder)
-        check = row.verify
+    def _describe(self, row: UserRow, text: str) -> str:
+        check = row.check
         if check is not None:
             if check.ok:
                 text += " · " + _("verify ✓ {folders} folders, {n} messages on the server, all archived, every file matches").format(
@@ -610,7 +344,7 @@ class BackupPanel(ProjectView, Vertical):
                 text += " · " + _("verify ✗ {what}").format(what="; ".join(([check.error] if check.error else []) + check.details[:2]))
         elif row.state == "idle":
             text = f"{row.email} · " + _("b backs up every user, v verifies the archive, F1 explains")
-        detail.update(Text(text))
+        return text
 
     # --- keys -----------------------------------------------------------------------------------
 
@@ -623,7 +357,7 @@ class BackupPanel(ProjectView, Vertical):
             return self.worker_running and self.controls is not None and not self.stopping
         if action == "stop":
             return self.worker_running and not self.stopping
-        if action == "verify":
+        if action in ("verify", "repair"):
             return not self.worker_running
         return True
 
@@ -655,13 +389,12 @@ class BackupPanel(ProjectView, Vertical):
         project = Project.from_dict(store.project.to_dict())  # the worker's threads get their own copy
         options = BackupOptions(default_dest(store.path, project), **self.engine_options)
         self.controls = Controls()
-        self.paused = self.stopping = self.resumable = False
+        self.view.set_paused(False)
         self.problem = ""
         self.worker_running = True
         self.run_worker(partial(self._backup_work, store, project, options, self.controls, prompt_for(passphrase)),
                         name=_("Backup"), group="backup", thread=True, exclusive=True, exit_on_error=False)
-        if self._timer:
-            self._timer.resume()
+        self.view.started()
         self._after_state_change()
 
     def _backup_work(self, store: ProjectStore, project: Project, options: BackupOptions, controls: Controls,
@@ -681,17 +414,11 @@ class BackupPanel(ProjectView, Vertical):
     def action_pause(self) -> None:
         if self.controls is None or not self.worker_running:
             return
-        now = self.clock()
         if self.paused:
             self.controls.resume()
-            if self._paused_at is not None:
-                self._paused_total += now - self._paused_at
-            self._paused_at = None
         else:
             self.controls.pause()
-            self._paused_at = now
-        self.paused = not self.paused
-        self._dirty.update(self.rows)
+        self.view.set_paused(not self.paused)
         self._after_state_change()
 
     def action_stop(self) -> None:
@@ -703,7 +430,7 @@ class BackupPanel(ProjectView, Vertical):
         def done(confirmed: bool | None) -> None:
             if not confirmed or not self.worker_running:
                 return
-            self.stopping = True
+            self.view.stopping = True
             if self.controls is not None:
                 self.controls.cancel()
             self._verify_stop.set()
@@ -716,24 +443,27 @@ class BackupPanel(ProjectView, Vertical):
             return
         self._with_passphrase(self._start_verify)
 
-    def _start_verify(self, passphrase: str | None) -> None:
+    def _start_verify(self, passphrase: str | None, repair: bool = False) -> None:
         if self.worker_running:
             return
         store = self.mailmig.store
         project = Project.from_dict(store.project.to_dict())
         self.controls = None
         self._verify_stop = threading.Event()
-        self.paused = self.stopping = False
+        self.view.set_paused(False)
+        self.view.stopping = False
         self.problem = ""
         self.worker_running = True
         self.run_worker(partial(self._verify_work, project, default_dest(store.path, project), prompt_for(passphrase),
-                                self._verify_stop),
-                        name=_("Verify"), group="backup", thread=True, exclusive=True, exit_on_error=False)
-        if self._timer:
-            self._timer.resume()
+                                self._verify_stop, repair),
+                        name=_("Repair") if repair else _("Verify"), group="backup", thread=True, exclusive=True,
+                        exit_on_error=False)
+        if self.view.timer:
+            self.view.timer.resume()
         self._after_state_change()
 
-    def _verify_work(self, project: Project, dest: Path, prompt: PassphrasePrompt, stop: threading.Event) -> VerifyResult:
+    def _verify_work(self, project: Project, dest: Path, prompt: PassphrasePrompt, stop: threading.Event,
+                     repair: bool = False) -> VerifyResult:
         credentials = open_credentials(prompt)
         self.buffer.push(CredentialsReady(credentials.description))
         self.buffer.push(VerifyStarted(tuple(u.email for u in project.users)))
@@ -744,8 +474,34 @@ class BackupPanel(ProjectView, Vertical):
             self.buffer.push(event)
 
         results = verify_archive(project, credentials, dest, None, 0, on_event)
+        if repair and any(r.repairs for r in results):
+            # Fetch exactly what differs (the engine's per-user events move the rows; its run-wide ones
+            # would reset the table to the users being repaired), then verify again.
+            self.buffer.push(RepairStarted(tuple(r.user for r in results if r.repairs),
+                                           {r.user: len(r.repairs) for r in results}))
+            controls = Controls()
+            self.controls = controls
+
+            def on_repair(event: Any) -> None:
+                if stop.is_set():
+                    controls.cancel()
+                if not isinstance(event, RunStarted | RunSummary):
+                    self.buffer.push(event)
+
+            summary = repair_archive(project, credentials, dest, results, 0, on_repair, controls)
+            self.controls = None
+            if summary is not None and summary.users_cancelled:
+                raise _VerifyStopped
+            self.buffer.push(VerifyStarted(tuple(u.email for u in project.users)))
+            results = verify_archive(project, credentials, dest, None, 0, on_event)
         self.buffer.push(VerifyFinished(len(results), sum(r.ok for r in results)))
         return VerifyResult(results, clock.now(), dest)
+
+    def action_repair(self) -> None:
+        """Verify, fetch again exactly the messages that are missing or differ, verify again."""
+        if self.worker_running:
+            return
+        self._with_passphrase(partial(self._start_verify, repair=True))
 
     # --- the end of a run -----------------------------------------------------------------------
 
@@ -755,11 +511,8 @@ class BackupPanel(ProjectView, Vertical):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "backup" or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
             return
-        self._drain()
-        self.worker_running = self.stopping = self.paused = False
-        self._paused_at = None
-        if self._timer:
-            self._timer.pause()
+        self.view.stopped()
+        self.worker_running = False
         result = event.worker.result
         if event.state == WorkerState.SUCCESS and isinstance(result, BackupResult):
             self._finished_backup(result)
@@ -769,17 +522,17 @@ class BackupPanel(ProjectView, Vertical):
         elif event.state == WorkerState.ERROR and isinstance(event.worker.error, _VerifyStopped):
             self.verify_active = False
             for row in self.rows.values():
-                row.verifying = False
+                row.checking = False
             self.problem = _("verify stopped")
         elif event.state == WorkerState.ERROR:
-            self.run_active = self.verify_active = False
+            self.view.run_active = self.verify_active = False
             self.problem = str(event.worker.error)  # and ProjectView reports it through the app
-        self._dirty.update(self.rows)
+        self.view.touch()
         self._after_state_change()
 
     def _finished_backup(self, result: BackupResult) -> None:
         summary = result.summary
-        self.resumable = bool(summary.users_cancelled)
+        self.view.resumable = bool(summary.users_cancelled)
         self.mailmig.mutate(lambda p: record_result(p, "last_run", run_record(summary, result.started, result.finished),
                                                     result.dest))
         self.app.notify(_("{ok} users backed up, {failed} failed, {stopped} stopped: {messages} messages").format(
