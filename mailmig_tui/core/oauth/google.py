@@ -59,8 +59,8 @@ class ServiceAccountFetcher:
 
     def assertion(self, login: str) -> str:
         """The signed JWT assertion google-auth sends for `login` (offline; for `credentials test`)."""
-        creds = self.base().with_subject(login)
-        return str(creds._make_authorization_grant_assertion())
+        assertion = self.base().with_subject(login)._make_authorization_grant_assertion()
+        return assertion.decode("ascii") if isinstance(assertion, bytes) else str(assertion)
 
     def fetch(self, login: str) -> Token:
         import google.auth.exceptions
