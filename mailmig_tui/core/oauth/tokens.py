@@ -36,12 +36,12 @@ class TokenUnavailable(ConnectionError):
 class Token:
     value: str
     expires_at: float | None  # Unix time; None: unknown (never cached, fetched for every login)
-    fetched_at: float = 0.0
+    fetched_at: float | None = None
 
     def fresh(self, now: float, margin: float) -> bool:
         if self.expires_at is None:
             return False
-        lifetime = max(0.0, self.expires_at - (self.fetched_at or now))
+        lifetime = max(0.0, self.expires_at - (now if self.fetched_at is None else self.fetched_at))
         return now < self.expires_at - min(margin, lifetime / 2)
 
     def __repr__(self) -> str:  # never print the token itself
@@ -98,7 +98,7 @@ class TokenSource:
             token = self.fetcher.fetch(login)
             if not token.value:
                 raise TokenError(_("the token source returned an empty token for {login}").format(login=login))
-            if token.fetched_at == 0.0:
+            if token.fetched_at is None:
                 token = Token(token.value, token.expires_at, now)
             self.fetches += 1
             if token.expires_at is not None and token.expires_at <= now:
