@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.project",
     "mailmig_tui.commands.dns",
     "mailmig_tui.commands.users",
+    "mailmig_tui.commands.credentials",
     "mailmig_tui.commands.backup",
     "mailmig_tui.commands.lab",
 ]

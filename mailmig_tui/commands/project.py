@@ -50,6 +50,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     store = ProjectStore.create(path, project, overwrite=args.force)
     store.close()
     print(_("wrote {path}").format(path=path))
+    from mailmig_tui.core.oauth.advice import project_advice
+
+    for side, warning in project_advice(project):
+        print(_("warning: the {side} provider: {warning}").format(side=_(side), warning=warning))
     print(_("open it with: mailmig {path}").format(path=path))
     return 0
 

@@ -1,4 +1,4 @@
-"""`mailmig users import` and `mailmig credentials` (which backend holds the passwords)."""
+"""`mailmig users import`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from mailmig_tui.commands.output import Reporter
-from mailmig_tui.core.credentials import describe_backend, open_credentials, terminal_passphrase_prompt
+from mailmig_tui.core.credentials import open_credentials, terminal_passphrase_prompt
 from mailmig_tui.core.errors import UsageError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.store import open_for_update
@@ -31,9 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--skip-bad", action="store_true", help=_("import the good rows and skip the bad ones"))
     imp.add_argument("--json", action="store_true", help=_("print JSON events instead of text"))
     imp.set_defaults(func=cmd_import)
-
-    p = sub.add_parser("credentials", help=_("say where passwords are stored (keyring or encrypted file)"))
-    p.set_defaults(func=cmd_credentials)
+    # `mailmig credentials` (where secrets are, OAuth2 state and set-up) is in commands/credentials.py.
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -62,7 +60,3 @@ def cmd_import(args: argparse.Namespace) -> int:
         added=result.added, updated=result.updated, skipped=len(parsed.bad), backend=creds.description)
     return 0
 
-
-def cmd_credentials(args: argparse.Namespace) -> int:
-    print(_("Passwords are stored in: {where}").format(where=describe_backend()))
-    return 0

@@ -16,6 +16,26 @@ import pytest
 USERS = {"ann@corp.example": 30, "bob@corp.example": 30, "cy@corp.example": 30, "dee@corp.example": 12}
 
 
+@pytest.fixture
+def idp(oauth_lab: OAuthLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The loopback stand-in for Microsoft's and Google's token services (tests/oauth/idp.py), issuing
+    tokens the OAuth2 lab's old Dovecot accepts; msal and google-auth trust its certificate."""
+    from mailmig_tui.lab.dovecot import make_certificate
+    from mailmig_tui.lab.oauth import read_key
+    from tests.oauth.idp import Idp, IdpState
+
+    folder = tmp_path / "idp"
+    folder.mkdir()
+    cert, key, _fp = make_certificate(folder)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # msal's and google-auth's requests trust it
+    state = IdpState(read_key(oauth_lab.old.oauth2_keys_dir))  # type: ignore[attr-defined]
+    server = Idp(state, str(cert), str(key))
+    try:
+        yield state
+    finally:
+        server.close()
+
+
 @dataclass
 class OAuthLab:
     old: object

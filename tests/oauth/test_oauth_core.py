@@ -153,7 +153,8 @@ def test_password_login_to_microsoft_or_google_gets_advice_with_links() -> None:
     assert "developers.google.com" in password_refused_hint("imap.gmail.com")
     assert password_refused_hint("imap.qiye.aliyun.com") == ""
     assert "IMAP.AccessAsApp" in preset_advice("microsoft-365", "user")
-    assert preset_advice("microsoft-365", "oauth2") == ""
+    assert preset_advice("microsoft-365", "oauth2", "ms-client-credentials") == ""
+    assert "does not work with this provider" in preset_advice("google-workspace", "oauth2", "ms-device-code")
     assert preset_advice("aliyun-mail", "user") == ""
 
 

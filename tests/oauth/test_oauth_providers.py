@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +26,10 @@ from mailmig_tui.core.oauth.microsoft import DeviceCodeFetcher, certificate_cred
 from mailmig_tui.core.oauth.settings import OAuthSettings
 from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET, MSAL_CACHE, SERVICE_ACCOUNT_KEY, Vault
 from mailmig_tui.core.project_factory import new_project
-from mailmig_tui.lab.dovecot import make_certificate
-from mailmig_tui.lab.oauth import read_key
 from tests.backup_helpers import PASSPHRASE
-from tests.oauth.idp import TENANT, Idp, IdpState
+from tests.oauth.idp import TENANT, IdpState
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def idp(oauth_lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IdpState]:
-    folder = tmp_path / "idp"
-    folder.mkdir()
-    cert, key, _fp = make_certificate(folder)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # msal's and google-auth's requests trust it
-    state = IdpState(read_key(oauth_lab.old.oauth2_keys_dir))
-    server = Idp(state, str(cert), str(key))
-    try:
-        yield state
-    finally:
-        server.close()
 
 
 def _creds(tmp_path: Path) -> Credentials:

@@ -42,8 +42,31 @@ def password_refused_hint(host: str) -> str:
     return vendor_advice(vendor_for_host(host))
 
 
-def preset_advice(preset: str, method: str) -> str:
-    """The warning for a provider preset used with a password-based login method, or ''."""
-    if method == "oauth2":
+def preset_advice(preset: str, method: str, flavour: str = "") -> str:
+    """The warning for a login method the preset's provider refuses (a password for Microsoft 365 or
+    Google Workspace), or ''."""
+    from mailmig_tui.core.presets import preset_auth_docs, preset_auth_methods
+
+    accepted = preset_auth_methods(preset)
+    chosen = f"oauth2:{flavour}" if method == "oauth2" else method
+    if not accepted or chosen in accepted:
         return ""
-    return vendor_advice(PRESET_VENDOR.get(preset, ""))
+    advice = vendor_advice(PRESET_VENDOR.get(preset, ""))
+    if advice:
+        return advice if method != "oauth2" else _("{flavour!r} does not work with this provider: {advice}").format(
+            flavour=flavour, advice=advice)
+    docs = preset_auth_docs(preset)
+    return _("this provider does not accept login method {method!r} (it accepts {accepted}){docs}").format(
+        method=chosen, accepted=", ".join(accepted), docs=("; see " + " ".join(docs)) if docs else "")
+
+
+def project_advice(project: object) -> list[tuple[str, str]]:
+    """(side, warning) for each side of a project whose login method its provider refuses."""
+    out: list[tuple[str, str]] = []
+    for side in ("old", "new"):
+        provider = getattr(project, side)
+        auth = provider.auth
+        warning = preset_advice(provider.preset, auth.method, str(auth.extra.get("oauth2", "")))
+        if warning:
+            out.append((side, warning))
+    return out
