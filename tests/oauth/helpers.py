@@ -11,10 +11,10 @@ from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.lab.oauth import write_token_command
 
 
-def token_command(tmp_path: Path, inst: Any, ttl: float = 300.0) -> tuple[str, Path, Path]:
+def token_command(tmp_path: Path, inst: Any, ttl: float = 300.0, name: str = "token") -> tuple[str, Path, Path]:
     """(command, calls file, deny file) for lab instance `inst`."""
-    calls = tmp_path / "token-calls.txt"
-    command, deny = write_token_command(tmp_path / "token", inst.oauth2_keys_dir, ttl=ttl, calls=calls)
+    calls = tmp_path / f"{name}-calls.txt"
+    command, deny = write_token_command(tmp_path / name, inst.oauth2_keys_dir, ttl=ttl, calls=calls)
     return command, calls, deny
 
 
