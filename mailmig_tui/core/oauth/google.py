@@ -11,12 +11,12 @@ import time
 from datetime import UTC
 from typing import Any
 
-from mailmig_tui.core.i18n import _
+from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.oauth.settings import OAuthSettings
 from mailmig_tui.core.oauth.tokens import Token, TokenError, TokenUnavailable
 from mailmig_tui.core.oauth.vault import SERVICE_ACCOUNT_KEY, Vault
 
-DELEGATION_HINT = ("in the Admin console (Security > Access and data control > API controls > Domain-wide "
+DELEGATION_HINT = N_("in the Admin console (Security > Access and data control > API controls > Domain-wide "
                    "delegation) allow the service account's client ID the scope {scopes}")
 
 

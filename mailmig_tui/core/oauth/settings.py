@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Auth
 
 MS_AUTHORITY = "https://login.microsoftonline.com"
@@ -25,6 +26,14 @@ DEFAULT_SCOPES = {
     "ms-device-code": MS_DELEGATED_SCOPES,
     "google-service-account": GOOGLE_SCOPES,
     "token-command": (),
+}
+
+
+FLAVOUR_LABELS = {
+    "ms-client-credentials": N_("Microsoft 365 app-only (client credentials)"),
+    "ms-device-code": N_("Microsoft 365 delegated (device code)"),
+    "google-service-account": N_("Google service account (domain-wide delegation)"),
+    "token-command": N_("token command"),
 }
 
 
@@ -72,8 +81,5 @@ class OAuthSettings:
         return self.flavour in ("google-service-account", "token-command")
 
     def describe(self) -> str:
-        what = {"ms-client-credentials": "Microsoft 365 app-only (client credentials)",
-                "ms-device-code": "Microsoft 365 delegated (device code)",
-                "google-service-account": "Google service account (domain-wide delegation)",
-                "token-command": "token command"}.get(self.flavour, self.flavour)
-        return f"OAuth2 {self.mechanism}: {what}"
+        what = FLAVOUR_LABELS.get(self.flavour)
+        return f"OAuth2 {self.mechanism}: {_(what) if what else self.flavour}"

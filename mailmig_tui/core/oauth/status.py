@@ -11,14 +11,14 @@ from typing import Any
 
 from mailmig_tui.core.credentials import Credentials
 from mailmig_tui.core.errors import CredentialError
-from mailmig_tui.core.i18n import _
+from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.oauth.advice import preset_advice
 from mailmig_tui.core.oauth.settings import OAuthSettings
 from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET, MSAL_CACHE, SERVICE_ACCOUNT_KEY, Vault
 
-METHOD_LABELS = {"user": "password, each user's own", "master": "password of an admin (master user)",
-                 "authzid": "password of an admin (SASL PLAIN authzid)"}
+METHOD_LABELS = {"user": N_("password, each user's own"), "master": N_("password of an admin (master user)"),
+                 "authzid": N_("password of an admin (SASL PLAIN authzid)")}
 
 
 @dataclass
