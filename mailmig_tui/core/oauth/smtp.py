@@ -5,11 +5,13 @@ SMTP layer's own SmtpError (fatal or transient, one line); a refused token is re
 from __future__ import annotations
 
 import smtplib
+import time
 
 from mailmig_tui.core.i18n import _
+from mailmig_tui.core.model import Endpoint
 from mailmig_tui.core.oauth.sasl import smtp_authenticate
 from mailmig_tui.core.oauth.tokens import TokenError, TokenSource, TokenUnavailable
-from mailmig_tui.core.smtp.session import SmtpError
+from mailmig_tui.core.smtp.session import Accepted, SmtpError, close_quietly, connect, send
 
 
 def oauth2_login(client: smtplib.SMTP, user: str, source: TokenSource) -> None:
@@ -46,3 +48,16 @@ def oauth2_login(client: smtplib.SMTP, user: str, source: TokenSource) -> None:
     raise SmtpError(_("the SMTP server refused the OAuth2 token for {user} ({mechanism}), also a freshly fetched "
                       "one: {reason}").format(user=user, mechanism=mechanism, reason=reason),
                     fatal=code is None or code >= 500, code=code, stage="auth")
+
+
+def oauth2_submit(endpoint: Endpoint, user: str, source: TokenSource, sender: str, recipients: list[str],
+                  message: bytes, timeout: float = 30.0) -> Accepted:
+    """core/smtp/session.submit() with an OAuth2 login: connect, AUTH XOAUTH2/OAUTHBEARER, send one message."""
+    started = time.monotonic()
+    client = connect(endpoint, timeout)
+    try:
+        oauth2_login(client, user, source)
+        reply = send(client, sender, recipients, message)
+    finally:
+        close_quietly(client)
+    return Accepted(reply, time.monotonic() - started, endpoint.host, endpoint.port, endpoint.tls != "plain")
