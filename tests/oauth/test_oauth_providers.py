@@ -111,6 +111,21 @@ def test_ms_wrong_secret_fails_the_user_with_microsofts_reason(oauth_lab: Any, i
                                     "ann@corp.example: invalid_client: AADSTS7000215: Invalid client secret provided.")
 
 
+def test_ms_mailbox_the_app_may_not_open_fails_with_what_to_check(oauth_lab: Any, idp: IdpState, tmp_path: Path) -> None:
+    """The app token opens ann's mailbox only (the lab's stand-in for FullAccess): bob's login is refused
+    and the reason names the Exchange Online steps to check."""
+    idp.client_secret, idp.app_subject = "s", "ann@corp.example"
+    project = _project(oauth_lab.old, ["ann@corp.example", "bob@corp.example"], oauth2="ms-client-credentials",
+                       client_id=idp.client_id, tenant=TENANT, authority=idp.authority_host)
+    creds = _creds(tmp_path)
+    Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "s")
+    summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a")).run()
+    assert summary.users_ok == 1
+    error = dict(summary.errors)["bob@corp.example"]
+    assert "the server refused the OAuth2 token for bob@corp.example (XOAUTH2)" in error
+    assert "New-ServicePrincipal" in error and "Add-MailboxPermission" in error
+
+
 def test_ms_unreachable_sign_in_service_is_a_retryable_network_error(tmp_path: Path) -> None:
     from mailmig_tui.lab.dovecot import free_port
 

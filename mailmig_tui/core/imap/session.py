@@ -138,8 +138,10 @@ def _oauth2_login(client: IMAPClient, spec: LoginSpec) -> None:
             reason = _text(exc)
             if capture.reason():
                 reason = f"{reason} ({capture.reason()})"
+    hint = source.settings.refusal_hint()
     raise FatalUserError(_("the server refused the OAuth2 token for {login} ({mechanism}), also a freshly fetched "
-                           "one: {reason}").format(login=spec.login, mechanism=mechanism, reason=reason))
+                           "one: {reason}").format(login=spec.login, mechanism=mechanism, reason=reason)
+                         + (f"; {hint}" if hint else ""))
 
 
 def _text(exc: BaseException) -> str:

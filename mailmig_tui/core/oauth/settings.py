@@ -37,6 +37,17 @@ FLAVOUR_LABELS = {
 }
 
 
+REFUSAL_HINTS = {
+    "ms-client-credentials": N_("check that the app has IMAP.AccessAsApp (SMTP.SendAsApp) with admin consent, that its "
+                                "service principal is registered in Exchange Online (New-ServicePrincipal) and has "
+                                "FullAccess to this mailbox (Add-MailboxPermission), and that IMAP is on for it"),
+    "ms-device-code": N_("check that the signed-in admin has FullAccess to this mailbox (Add-MailboxPermission) "
+                         "and that IMAP is on for it"),
+    "google-service-account": N_("check that IMAP is allowed for this user and that the domain-wide delegation "
+                                 "covers https://mail.google.com/"),
+}
+
+
 @dataclass(frozen=True)
 class OAuthSettings:
     flavour: str
@@ -79,6 +90,11 @@ class OAuthSettings:
         """Whether each mailbox gets its own token (Google impersonates each user; a token command is run
         per mailbox) or one token opens every mailbox (Microsoft app-only, or the delegated admin)."""
         return self.flavour in ("google-service-account", "token-command")
+
+    def refusal_hint(self) -> str:
+        """What to check when the server refuses a token the identity provider issued."""
+        hint = REFUSAL_HINTS.get(self.flavour)
+        return _(hint) if hint else ""
 
     def describe(self) -> str:
         what = FLAVOUR_LABELS.get(self.flavour)

@@ -45,8 +45,9 @@ def oauth2_login(client: smtplib.SMTP, user: str, source: TokenSource) -> None:
         except (OSError, smtplib.SMTPException) as exc:
             raise SmtpError(_("SMTP AUTH {mechanism} failed: {error}").format(mechanism=mechanism, error=exc),
                             fatal=False, stage="auth") from None
+    hint = source.settings.refusal_hint()
     raise SmtpError(_("the SMTP server refused the OAuth2 token for {user} ({mechanism}), also a freshly fetched "
-                      "one: {reason}").format(user=user, mechanism=mechanism, reason=reason),
+                      "one: {reason}").format(user=user, mechanism=mechanism, reason=reason) + (f"; {hint}" if hint else ""),
                     fatal=code is None or code >= 500, code=code, stage="auth")
 
 
