@@ -139,6 +139,21 @@ def test_ms_unreachable_sign_in_service_is_a_retryable_network_error(tmp_path: P
     assert issubclass(TokenUnavailable, OSError)  # engines retry it with backoff, like a dropped connection
 
 
+def test_unreachable_sign_in_service_is_retried_then_fails_the_users_with_the_reason(oauth_lab: Any, tmp_path: Path) -> None:
+    from mailmig_tui.core.runs import Retrying
+    from mailmig_tui.lab.dovecot import free_port
+
+    project = _project(oauth_lab.old, ["ann@corp.example"], oauth2="ms-client-credentials", client_id="x",
+                       tenant=TENANT, authority=f"https://localhost:{free_port()}")
+    creds = _creds(tmp_path)
+    Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "s")
+    events: list[Any] = []
+    summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a", backoff=0.01), on_event=events.append).run()
+    assert summary.users_failed == 1
+    assert "cannot reach Microsoft's sign-in service" in summary.errors[0][1]
+    assert any(isinstance(e, Retrying) for e in events)  # a network problem is retried, not fatal at once
+
+
 # --- Microsoft: device code ------------------------------------------------------------------------------
 
 def test_ms_device_code_sign_in_then_silent_refresh_from_the_credential_store(oauth_lab: Any, idp: IdpState,
