@@ -106,3 +106,30 @@ def test_device_code_login_prints_the_code_and_keeps_the_cache(oauth_lab: Any, i
     shown = _run(tmp_path, "credentials", "show", str(path)).stdout
     assert "signed in: bob@corp.example" in shown and "refresh token: stored" in shown
     assert "rt-bob" not in shown
+
+
+@pytest.mark.lab
+def test_lab_start_with_oauth2_points_a_project_at_token_logins() -> None:
+    import shutil
+    import tempfile
+
+    from mailmig_tui.core.store import load_project
+
+    root = Path(tempfile.mkdtemp(prefix="mailmig-oauth-labcli-"))
+    root.chmod(0o711)  # Dovecot's unprivileged processes must reach the lab
+    try:
+        assert _run(root, "new", "corp.example", "--dir", str(root)).returncode == 0
+        project = root / "corp.example.mailmig.toml"
+        code, _events, out = run_cli(root, "lab", "start", "--dir", str(root / "lab"), "--no-smtp", "--oauth2",
+                                     "--users", "1", "--messages", "5", "--project", str(project))
+        assert code == 0, out
+        assert "old provider OAuth2 token command:" in out
+        assert load_project(project).old.auth.extra["oauth2"] == "token-command"
+        code, events, out = run_cli(root, "backup", str(project), "--json")
+        assert code == 0, out
+        assert [e["state"] for e in events if e["event"] == "user_done"] == ["done"]
+        code, _events, out = run_cli(root, "credentials", "test", str(project))
+        assert code == 0 and out.count("✓ ok") == 2, out
+    finally:
+        run_cli(root, "lab", "stop", "--dir", str(root / "lab"))
+        shutil.rmtree(root, ignore_errors=True)
