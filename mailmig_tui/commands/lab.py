@@ -45,11 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--messages", type=int, default=100, help=_("messages per user besides the first (default 100)"))
     s.add_argument("--domain", default="", help=_("users' mail domain (default: the project's, else corp.test; corp.example with --no-smtp)"))
     s.add_argument("--project", type=Path, help=_("point this project at the lab and import its users"))
-    s.add_argument("--no-smtp", action="store_true",
-                   help=_("IMAP only: no Postfix, OpenDKIM and DNS (the test matrix needs them)"))
     s.add_argument("--new-prefix", choices=["", "INBOX."], default="",
                    help=_("the new provider's namespace prefix: \"INBOX.\" makes it Courier-style (every folder "
                           "under INBOX., separator \".\", SPECIAL-USE Sent/Drafts/Trash/Junk folders)"))
+    s.add_argument("--oauth2", action="store_true",
+                   help=_("both Dovecots also accept OAuth2 (XOAUTH2, OAUTHBEARER) with tokens from a token command the "
+                          "lab writes; with --project, the project logs in with it"))
+    s.add_argument("--no-smtp", action="store_true",
+                   help=_("IMAP only: no Postfix, OpenDKIM and DNS (the test matrix needs them)"))
     s.set_defaults(func=cmd_start)
     for name, func, text in (("stop", cmd_stop, _("stop the lab's servers")),
                              ("status", cmd_status, _("say whether the lab's servers run"))):
@@ -107,6 +110,10 @@ def _start(args: argparse.Namespace) -> int:
             lab = mail.imap
         else:
             lab = Lab.create(args.dir, new_prefix=args.new_prefix, new_special_use=special)
+        if args.oauth2:
+            for inst in (lab.old, lab.new):
+                inst.oauth2 = True
+                inst.write_config()
         rows = []
         for i in range(1, args.users + 1):
             email = f"user{i}@{domain}"
@@ -147,8 +154,11 @@ def _start(args: argparse.Namespace) -> int:
         print(_("  DNS: {domain} served by NSD on {auth}, resolver {resolver}; MX points at the {side} provider").format(
             domain=MAIL_DOMAIN, auth=", ".join([mail.prefix + "1", mail.prefix + "2"]), resolver=mail.resolver(),
             side=mail.state.get("mx", "new")))
+    commands = _oauth2_commands(lab, args.dir)
+    for side, command in commands.items():
+        print(_("  {side} provider OAuth2 token command: {command}").format(side=_(side), command=command))
     if args.project:
-        _point_project(args.project, lab, args.dir / "users.csv", mail)
+        _point_project(args.project, lab, args.dir / "users.csv", mail, commands)
         print(_("Project {project} now points at the lab; try: mailmig backup {project}").format(project=args.project))
     else:
         print(_("Point a project at it: mailmig lab start --dir {dir} --project PROJECT (or set "
@@ -159,7 +169,20 @@ def _start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _point_project(path: Path, lab: object, users_csv: Path, mail: object = None) -> None:
+def _oauth2_commands(lab: object, folder: Path) -> dict[str, str]:
+    """side -> the token command for that side's Dovecot, when it accepts OAuth2."""
+    from mailmig_tui.lab.oauth import write_token_command
+
+    out = {}
+    for side in ("old", "new"):
+        inst = getattr(lab, side)
+        if inst.oauth2:
+            out[side], _deny = write_token_command(folder.absolute() / f"oauth2-{side}", inst.oauth2_keys_dir, ttl=3600)
+    return out
+
+
+def _point_project(path: Path, lab: object, users_csv: Path, mail: object = None,
+                   oauth2: dict[str, str] | None = None) -> None:
     from mailmig_tui.core.credentials import open_credentials, terminal_passphrase_prompt
     from mailmig_tui.core.model import Endpoint, Project
     from mailmig_tui.core.store import open_for_update
@@ -173,6 +196,10 @@ def _point_project(path: Path, lab: object, users_csv: Path, mail: object = None
         project.new.imap = Endpoint("localhost", lab.new.imaps_port, "ssl", tls_fingerprint=lab.new.fingerprint)
         if mail is not None:
             mail.point_project(project)  # type: ignore[attr-defined]
+        for side, command in (oauth2 or {}).items():
+            from mailmig_tui.core.model import Auth
+
+            getattr(project, side).auth = Auth("oauth2", extra={"oauth2": "token-command", "token_command": command})
 
     with open_for_update(path) as store:
         store.update(change, log=_("pointed the project at the local test lab"))

@@ -67,6 +67,10 @@ def cmd_new(args: argparse.Namespace) -> int:
         if not provider.imap.host:
             print(_("the {side} provider has no IMAP server yet: set it with `mailmig provider set {path} {side} "
                     "--imap-host HOST --imap-port PORT`").format(side=side, path=path))
+    from mailmig_tui.core.oauth.advice import project_advice
+
+    for side, warning in project_advice(project):
+        print(_("warning: the {side} provider: {warning}").format(side=_(side), warning=warning))
     print(_("open it with: mailmig {path}").format(path=path))
     return 0
 

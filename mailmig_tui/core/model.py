@@ -184,14 +184,53 @@ class Limits:
         }
 
 
-AUTH_METHODS = ("user", "master", "authzid")
+AUTH_METHODS = ("user", "master", "authzid", "oauth2")
+# method = "oauth2": how the token is obtained (core/oauth) and which SASL mechanism carries it.
+OAUTH2_FLAVOURS = ("ms-client-credentials", "ms-device-code", "google-service-account", "token-command")
+OAUTH2_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+# key -> (type, flavours that require it); the values stay in Auth.extra and core/oauth reads them.
+OAUTH2_KEYS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "oauth2": (str, OAUTH2_FLAVOURS),
+    "mechanism": (str, ()),
+    "client_id": (str, ("ms-client-credentials", "ms-device-code")),
+    "tenant": (str, ("ms-client-credentials", "ms-device-code")),
+    "authority": (str, ()),
+    "account": (str, ()),
+    "token_command": (str, ("token-command",)),
+    "scopes": (list, ()),
+    "refresh_margin": (int, ()),
+}
+
+
+def _check_oauth2(data: dict[str, Any], path: Path_) -> None:
+    """method = "oauth2": the flavour, the keys it needs, their types (errors name the key)."""
+    for key, (kind, _needed) in OAUTH2_KEYS.items():
+        _take(data, key, kind, path, None)
+    flavour = data.get("oauth2", "")
+    if flavour not in OAUTH2_FLAVOURS:
+        raise SchemaError((*path, "oauth2"), _("method \"oauth2\" needs oauth2 = one of {choices}, found {value!r}").format(
+            choices=", ".join(OAUTH2_FLAVOURS), value=flavour or ""))
+    for key, (_kind, needed) in OAUTH2_KEYS.items():
+        if flavour in needed and not data.get(key):
+            raise SchemaError((*path, key), _("oauth2 = {flavour!r} needs {key}").format(flavour=flavour, key=key))
+    mechanism = data.get("mechanism", "XOAUTH2")
+    if mechanism not in OAUTH2_MECHANISMS:
+        raise SchemaError((*path, "mechanism"), _("must be one of {choices}, found {value!r}").format(
+            choices=", ".join(OAUTH2_MECHANISMS), value=mechanism))
+    for i, scope in enumerate(data.get("scopes", [])):
+        if not isinstance(scope, str) or not scope:
+            raise SchemaError((*path, "scopes", i), _("expected a string, found {value!r}").format(value=scope))
+    if data.get("refresh_margin", 0) < 0:
+        raise SchemaError((*path, "refresh_margin"), _("must be 0 or more seconds"))
 
 
 @dataclass
 class Auth:
     """How mailmig logs in to a provider's mailboxes: as each user (`user`, the default), or with one
     admin account: Dovecot-style `user<separator>admin` logins (`master`) or SASL PLAIN with an
-    authorisation identity (`authzid`). The admin's password lives with the other credentials."""
+    authorisation identity (`authzid`). The admin's password lives with the other credentials.
+    `oauth2`: an OAuth2 access token per mailbox (XOAUTH2/OAUTHBEARER); its settings (flavour,
+    client_id, tenant, token_command…, see OAUTH2_KEYS) stay in `extra` and core/oauth reads them."""
 
     method: str = "user"
     master_user: str = ""
@@ -206,7 +245,9 @@ class Auth:
         if method not in AUTH_METHODS:
             raise SchemaError((*path, "method"), _("must be one of {choices}, found {value!r}").format(choices=", ".join(AUTH_METHODS), value=method))
         master = _take(data, "master_user", str, path, "")
-        if method != "user" and not master:
+        if method == "oauth2":
+            _check_oauth2(data, path)
+        elif method != "user" and not master:
             raise SchemaError((*path, "master_user"), _("method {value!r} needs the admin login in master_user").format(value=method))
         return cls(method, master, _take(data, "separator", str, path, "*"), _extra(data, cls.KNOWN))
 

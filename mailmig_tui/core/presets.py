@@ -11,6 +11,20 @@ from mailmig_tui.core.errors import UsageError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Provider
 
+# Facts about a provider that stay in the preset, not copied into the project.
+PRESET_ONLY_KEYS = ("auth_methods", "auth_docs")
+
+
+def preset_auth_methods(name: str) -> list[str]:
+    """What the preset's provider accepts: "user", "master", "authzid", "oauth2:<flavour>"; [] means any."""
+    value = _raw_presets().get(name, {}).get("auth_methods", [])
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def preset_auth_docs(name: str) -> list[str]:
+    value = _raw_presets().get(name, {}).get("auth_docs", [])
+    return [str(v) for v in value] if isinstance(value, list) else []
+
 
 @cache
 def _raw_presets() -> dict[str, dict[str, Any]]:
@@ -31,6 +45,7 @@ def preset_provider(name: str, domain: str) -> Provider:
                 name=name, names=", ".join(preset_names())
             )
         )
-    data = dict(raw, preset=name)
+    data = {k: v for k, v in raw.items() if k not in PRESET_ONLY_KEYS}
+    data["preset"] = name
     data["mx"] = [dict(m, host=m["host"].format(domain_dashes=domain.replace(".", "-"))) for m in raw.get("mx", [])]
     return Provider.from_dict(data, ("preset", name))

@@ -73,6 +73,13 @@ class DovecotInstance:
     mail_location: str = ""
     mail_plugins: str = ""
     plugin_settings: str = ""  # lines inside `plugin { }`
+    # Also accept OAuth2 logins (XOAUTH2, OAUTHBEARER): JWTs signed with the key in oauth2_keys_dir
+    # (see lab/oauth.py), validated locally by Dovecot's oauth2 passdb.
+    oauth2: bool = False
+
+    @property
+    def oauth2_keys_dir(self) -> Path:
+        return self.root / "oauth2-keys"
 
     @property
     def config(self) -> Path:
@@ -119,6 +126,24 @@ class DovecotInstance:
         self.lmtp_port = self.lmtp_port or free_port()
         (r / "master.passwd").write_text(f"{MASTER_USER}:{{PLAIN}}{MASTER_PASSWORD}\n")
         _readable_by_auth(r / "master.passwd")
+        oauth2_passdb, mechanisms, anvil_extra = "", "plain login", ""
+        if self.oauth2:
+            from mailmig_tui.lab.oauth import dovecot_oauth2_conf, new_key, write_key
+
+            if not (self.oauth2_keys_dir / "default").exists():
+                write_key(self.oauth2_keys_dir, new_key())
+            (r / "oauth2.conf.ext").write_text(dovecot_oauth2_conf(self.oauth2_keys_dir))
+            _readable_by_auth(r / "oauth2.conf.ext")
+            # Tests refuse tokens on purpose: no failure delay, and no per-IP penalty (every test connects
+            # from 127.0.0.1): the auth process runs unprivileged and cannot open anvil's penalty socket.
+            mechanisms += " xoauth2 oauthbearer\nauth_failure_delay = 0\nservice auth {\n  user = dovecot\n}"
+            anvil_extra = "\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }"
+            oauth2_passdb = f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {r}/oauth2.conf.ext
+}}
+"""
         self.config.write_text(f"""# Written by mailmig_tui.lab for a private test instance; do not edit.
 instance_name = mailmig-lab-{self.name}-{os.getpid()}
 base_dir = {r}/run
@@ -132,7 +157,7 @@ ssl_cert = <{r}/cert.pem
 ssl_key = <{r}/key.pem
 ssl_dh = <{r}/dh.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_master_user_separator = *
 mail_uid = {MAIL_USER}
 mail_gid = {MAIL_USER}
@@ -181,14 +206,14 @@ service auth {{
 }}
 lmtp_rcpt_check_quota = no
 service anvil {{
-  chroot =
+  chroot ={anvil_extra}
 }}
 passdb {{
   driver = passwd-file
   args = {r}/master.passwd
   master = yes
 }}
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = {r}/users.passwd
 }}

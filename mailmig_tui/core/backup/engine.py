@@ -145,6 +145,10 @@ def login_specs(project: Project, credentials: Credentials, users: list[User]) -
     """Each user's login, or the reason it cannot log in (a missing password fails that user only).
     Read here, on the calling thread: keyring backends are not all thread-safe."""
     auth = project.old.auth
+    if auth.method == "oauth2":
+        from mailmig_tui.core.oauth.logins import oauth_login_specs
+
+        return oauth_login_specs(project, "old", credentials, {u.email: u.effective_old_login for u in users})
     out: dict[str, LoginSpec | str] = {}
     admin_secret: str | None = None
     if auth.method != "user":

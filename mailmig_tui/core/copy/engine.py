@@ -156,6 +156,11 @@ def side_login_specs(project: Project, credentials: Credentials, users: list[Use
     """Each user's login on `side` ("old" | "new"), or why there is none (that user fails alone)."""
     provider = project.old if side == "old" else project.new
     auth = provider.auth
+    if auth.method == "oauth2":
+        from mailmig_tui.core.oauth.logins import oauth_login_specs
+
+        return oauth_login_specs(project, side, credentials, {
+            u.email: u.effective_old_login if side == "old" else u.effective_new_login for u in users})
     where = _("old provider") if side == "old" else _("new provider")
     out: dict[str, LoginSpec | str] = {}
     admin: str | None = None

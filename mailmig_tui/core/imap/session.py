@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, LoginError
@@ -21,6 +22,8 @@ from imapclient.exceptions import IMAPClientAbortError, LoginError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Auth, Endpoint
 
+if TYPE_CHECKING:
+    from mailmig_tui.core.oauth.tokens import TokenSource
 
 class ServerBusy(Exception):
     """The server refused the login for now (RFC 5530 UNAVAILABLE/LIMIT/INUSE, "too many connections",
@@ -42,6 +45,7 @@ class LoginSpec:
     login: str  # the mailbox to open
     secret: str  # the user's password, or the admin's when auth.method is not "user"
     auth: Auth
+    tokens: TokenSource | None = None  # auth.method == "oauth2": where access tokens come from
 
 
 _CONTEXTS: dict[tuple[bool, bool], ssl.SSLContext] = {}
@@ -137,6 +141,9 @@ def connect(endpoint: Endpoint, spec: LoginSpec, timeout: float = 60.0, section:
 
 def _login(client: IMAPClient, spec: LoginSpec) -> None:
     auth = spec.auth
+    if auth.method == "oauth2":
+        _oauth2_login(client, spec)
+        return
     try:
         if auth.method == "master":
             client.login(f"{spec.login}{auth.separator}{auth.master_user}", spec.secret)
@@ -148,7 +155,49 @@ def _login(client: IMAPClient, spec: LoginSpec) -> None:
         if any(word in _text(exc).upper() for word in _BUSY):
             raise ServerBusy(_text(exc)) from None
         who = spec.login if auth.method == "user" else f"{spec.login} (via {auth.master_user})"
-        raise FatalUserError(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc))) from None
+        from mailmig_tui.core.oauth.advice import password_refused_hint
+
+        hint = password_refused_hint(str(getattr(client, "host", "")))
+        raise FatalUserError(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc))
+                             + (f"; {hint}" if hint else "")) from None
+
+
+def _oauth2_login(client: IMAPClient, spec: LoginSpec) -> None:
+    """AUTHENTICATE XOAUTH2 / OAUTHBEARER with a token from spec.tokens. A refused token is dropped and
+    a fresh one tried once (it may have been revoked, or expired in between); a token service that cannot
+    be reached raises TokenUnavailable, an OSError, which engines retry like a dropped connection."""
+    from mailmig_tui.core.oauth.sasl import ErrorCapture, client_response
+    from mailmig_tui.core.oauth.tokens import TokenError
+
+    source = spec.tokens
+    if source is None:
+        raise FatalUserError(_("OAuth2 login for {login}, but no token source was set up").format(login=spec.login))
+    mechanism = source.mechanism
+    offered = [c.decode("ascii", "replace").upper() for c in client.capabilities() if c.upper().startswith(b"AUTH=")]
+    if offered and f"AUTH={mechanism}" not in offered:
+        raise FatalUserError(_("the server does not offer {mechanism} login (it offers {offered})").format(
+            mechanism=mechanism, offered=", ".join(o.removeprefix("AUTH=") for o in offered)))
+    reason = ""
+    for _attempt in range(2):
+        try:
+            token = source.token(spec.login)
+        except TokenError as exc:
+            raise FatalUserError(_("no OAuth2 token for {login}: {reason}").format(login=spec.login, reason=exc)) from None
+        capture = ErrorCapture(client_response(mechanism, spec.login, token, str(client.host), int(client.port)))
+        try:
+            client._command_and_check("authenticate", mechanism, capture)
+            return
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            source.invalidate(spec.login, token)
+            reason = _text(exc)
+            if capture.reason():
+                reason = f"{reason} ({capture.reason()})"
+    hint = source.settings.refusal_hint()
+    raise FatalUserError(_("the server refused the OAuth2 token for {login} ({mechanism}), also a freshly fetched "
+                           "one: {reason}").format(login=spec.login, mechanism=mechanism, reason=reason)
+                         + (f"; {hint}" if hint else ""))
 
 
 def _text(exc: BaseException) -> str:

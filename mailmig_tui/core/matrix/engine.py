@@ -96,9 +96,19 @@ def read_secrets(project: Project, credentials: Credentials, users: list[User]) 
             except CredentialError:
                 admins[side] = None
 
+    oauth: dict[str, dict[str, LoginSpec | str]] = {}
+    for side in ("old", "new"):
+        if (project.old if side == "old" else project.new).auth.method == "oauth2":
+            from mailmig_tui.core.oauth.logins import oauth_login_specs
+
+            oauth[side] = oauth_login_specs(project, side, credentials, {
+                u.email: u.effective_old_login if side == "old" else u.effective_new_login for u in users})
+
     def spec(side: str, user: User) -> LoginSpec | str:
         provider = project.old if side == "old" else project.new
         login = user.effective_old_login if side == "old" else user.effective_new_login
+        if side in oauth:
+            return oauth[side][user.email]
         if provider.auth.method != "user":
             secret = admins.get(side)
             return (LoginSpec(login, secret, provider.auth) if secret is not None else
@@ -115,6 +125,9 @@ def read_secrets(project: Project, credentials: Credentials, users: list[User]) 
     for user in users:
         new_pw: str | None = None
         problem = ""
+        if "new" in oauth:  # SMTP AUTH with the same OAuth2 token source as IMAP (see _send)
+            out[user.email] = Secrets(spec("old", user), spec("new", user), None, "")
+            continue
         try:
             new_pw = credentials.get(project.domain, "new", user.effective_new_login)
         except CredentialError as exc:
@@ -283,7 +296,11 @@ class MatrixEngine:
 
     def _send(self, row: _Row) -> tuple[str, float] | None:
         at, t0 = self._begin(row, "send")
-        if row.secrets.new_password is None:
+        oauth_spec = row.secrets.new if isinstance(row.secrets.new, LoginSpec) and row.secrets.new.tokens else None
+        if isinstance(row.secrets.new, str) and self.project.new.auth.method == "oauth2":
+            self._emit(row, "send", FAILED, row.secrets.new, at, t0)
+            return None
+        if row.secrets.new_password is None and oauth_spec is None:
             self._emit(row, "send", FAILED, row.secrets.new_password_problem, at, t0)
             return None
         token = probes.new_token()
@@ -292,8 +309,15 @@ class MatrixEngine:
             self.active_tokens.add(token)
         message = probes.make_probe(token, "internal", email, email)
         try:
-            accepted = submit(self.project.new.smtp, row.user.effective_new_login, row.secrets.new_password, email,
-                              [email], message, timeout=30)
+            if oauth_spec is not None and oauth_spec.tokens is not None:
+                from mailmig_tui.core.oauth.smtp import oauth2_submit
+
+                accepted = oauth2_submit(self.project.new.smtp, oauth_spec.login, oauth_spec.tokens, email, [email],
+                                         message, timeout=30)
+            else:
+                assert row.secrets.new_password is not None
+                accepted = submit(self.project.new.smtp, row.user.effective_new_login, row.secrets.new_password, email,
+                                  [email], message, timeout=30)
         except SmtpError as exc:
             self._emit(row, "send", FAILED, exc.reason, at, t0)
             return None

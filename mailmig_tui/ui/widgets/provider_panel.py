@@ -20,6 +20,16 @@ from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import Field, FormDialog
 
 
+def login_summary(p: Provider) -> str:
+    """How mailmig logs in there, in a few words (the details are in `mailmig credentials show`)."""
+    from mailmig_tui.core.oauth.settings import OAuthSettings
+    from mailmig_tui.core.oauth.status import METHOD_LABELS
+
+    if p.auth.method == "oauth2":
+        return OAuthSettings.from_auth(p.auth).describe()
+    return _(METHOD_LABELS.get(p.auth.method, p.auth.method))
+
+
 def provider_table(project: Project) -> Table:
     table = Table(show_header=True, header_style="bold", box=None, expand=True, padding=(0, 1))
     table.add_column("", style="bold", no_wrap=True, ratio=1)
@@ -31,6 +41,7 @@ def provider_table(project: Project) -> Table:
             p.name or p.preset,
             p.imap.describe(),
             p.smtp.describe(),
+            login_summary(p),
             "\n".join(f"{m.preference} {m.host}" for m in sorted(p.mx, key=lambda m: m.preference)) or "—",
             p.spf_include or "—",
             ", ".join(p.dkim_selectors) or "—",
@@ -39,7 +50,7 @@ def provider_table(project: Project) -> Table:
             p.source or "—",
         ]
 
-    labels = [_("Name"), "IMAP", "SMTP", "MX", _("SPF include"), _("DKIM"), _("Webmail"), _("Limits"), _("Source")]
+    labels = [_("Name"), "IMAP", "SMTP", _("Login"), "MX", _("SPF include"), _("DKIM"), _("Webmail"), _("Limits"), _("Source")]
     for label, old, new in zip(labels, cells(project.old), cells(project.new), strict=True):
         table.add_row(label, old, new)
     return table
@@ -65,7 +76,12 @@ class ProviderPanel(ProjectView, VerticalScroll):
         project = self.project
         note = Text("\n" + _("o / n: edit the old / new provider's servers and admin login. Anything else: the "
                              "project file's [old_provider] / [new_provider] tables."), style="italic")
-        self.query_one("#provider-table", Static).update(Group(provider_table(project), note))
+        from mailmig_tui.core.oauth.advice import project_advice
+
+        warnings = [Text(_("⚠ Warning ({side} provider): {warning}").format(side=_(side), warning=warning), style="bold")
+                    for side, warning in project_advice(project)]
+        # Warnings first: a login that will be refused must not hide below the fold.
+        self.query_one("#provider-table", Static).update(Group(*warnings, provider_table(project), note))
 
     def action_edit_provider(self, side: str) -> None:
         if not self.mailmig.check_writable():
