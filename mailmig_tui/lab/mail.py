@@ -24,6 +24,18 @@ from mailmig_tui.lab.postfix import PostfixInstance
 DOMAIN = "corp.test"
 
 
+def mail_lab_prefix() -> str:
+    """The /24 of 127/8 the tests' mail lab uses: not the DNS lab's (MAILMIG_DNS_LAB_PREFIX), which the DNS
+    tests keep running for the whole session. MAILMIG_MAIL_LAB_PREFIX overrides it."""
+    import os
+
+    configured = os.environ.get("MAILMIG_MAIL_LAB_PREFIX")
+    if configured:
+        return configured
+    a, b, c, _rest = (PREFIX + "0").split(".", 3)
+    return f"{a}.{b}.{(int(c) + 100) % 256}."
+
+
 def missing_binaries() -> list[str]:
     """The programs the mail lab needs that are not installed."""
     import os

@@ -19,7 +19,7 @@ from mailmig_tui.core.model import Project, User
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox
 from mailmig_tui.lab.dns import lab_project
-from mailmig_tui.lab.mail import MailLab, missing_binaries
+from mailmig_tui.lab.mail import MailLab, missing_binaries, mail_lab_prefix
 
 # email -> (old password, new password, role)
 USERS = {
@@ -40,7 +40,7 @@ def maillab() -> Iterator[MailLab]:
         pytest.skip(message)
     root = Path(tempfile.mkdtemp(prefix="mailmig-maillab-"))
     root.chmod(0o711)
-    lab = MailLab.create(root / "lab")
+    lab = MailLab.create(root / "lab", prefix=mail_lab_prefix())
     for email, (old_pw, new_pw, _role) in USERS.items():
         lab.add_user(email, old_pw, new_pw)
     lab.start()
