@@ -19,7 +19,7 @@ from mailmig_tui.core.model import Project, User
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox
 from mailmig_tui.lab.dns import lab_project
-from mailmig_tui.lab.mail import MailLab, missing_binaries, mail_lab_prefix
+from mailmig_tui.lab.mail import MailLab, mail_lab_prefix, missing_binaries
 
 # email -> (old password, new password, role)
 USERS = {
