@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.dns",
     "mailmig_tui.commands.users",
     "mailmig_tui.commands.backup",
+    "mailmig_tui.commands.accounts",
     "mailmig_tui.commands.lab",
 ]
 

@@ -22,6 +22,12 @@ def preset_names() -> list[str]:
     return list(_raw_presets())
 
 
+def bulk_import_format(name: str) -> dict[str, Any] | None:
+    """Preset `name`'s `[<name>.bulk_import]` table (the new provider's bulk-user file), if it has one."""
+    table = _raw_presets().get(name, {}).get("bulk_import")
+    return table if isinstance(table, dict) else None
+
+
 def preset_provider(name: str, domain: str) -> Provider:
     """A Provider filled from preset `name`, with host templates expanded for `domain`."""
     raw = _raw_presets().get(name)
@@ -32,5 +38,6 @@ def preset_provider(name: str, domain: str) -> Provider:
             )
         )
     data = dict(raw, preset=name)
+    data.pop("bulk_import", None)  # the import file's format (core/accounts/export.py), not the project's
     data["mx"] = [dict(m, host=m["host"].format(domain_dashes=domain.replace(".", "-"))) for m in raw.get("mx", [])]
     return Provider.from_dict(data, ("preset", name))

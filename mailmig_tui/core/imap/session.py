@@ -28,6 +28,14 @@ class FatalUserError(Exception):
     """Retrying will not help (login refused, certificate rejected): the user fails with this reason."""
 
 
+class LoginRefused(FatalUserError):
+    """The server refused the login; `reply` is its own words (the accounts check sorts them)."""
+
+    def __init__(self, message: str, reply: str) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+
 @dataclass
 class LoginSpec:
     login: str  # the mailbox to open
@@ -91,7 +99,7 @@ def _login(client: IMAPClient, spec: LoginSpec) -> None:
             client.login(spec.login, spec.secret)
     except LoginError as exc:
         who = spec.login if auth.method == "user" else f"{spec.login} (via {auth.master_user})"
-        raise FatalUserError(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc))) from None
+        raise LoginRefused(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc)), _text(exc)) from None
 
 
 def _text(exc: BaseException) -> str:
