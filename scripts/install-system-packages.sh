@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test lab and benchmarks need: real IMAP (Dovecot), SMTP (Postfix),
-# authoritative DNS (NSD, Knot), caching resolvers (Unbound), the peer tools we benchmark against
-# (isync/mbsync, offlineimap3) and tmux/rsvg-convert for screenshots.
+# authoritative DNS (NSD, Knot), caching resolvers (Unbound), OpenDKIM (the new provider's DKIM signer
+# in the mail lab), the peer tools we benchmark against (isync/mbsync, offlineimap3) and
+# tmux/rsvg-convert for screenshots.
 # Debian starts these daemons on install and they would then hold ports 53/143/993/25, so a temporary
 # policy-rc.d keeps them stopped; the tests run their own instances from their own config.
 set -euo pipefail
 
-packages=(python3-venv dovecot-imapd dovecot-core postfix nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl)
+packages=(python3-venv dovecot-imapd dovecot-lmtpd dovecot-core postfix opendkim opendkim-tools nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl)
 
 missing=()
 for p in "${packages[@]}"; do

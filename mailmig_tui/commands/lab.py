@@ -12,20 +12,26 @@ from mailmig_tui.core.errors import MailmigError, UsageError
 from mailmig_tui.core.i18n import _
 
 LAB_HELP = """\
-Starts Debian's Dovecot twice on 127.0.0.1 as the "old" and "new" providers (IMAP with STARTTLS and
-IMAPS, a self-signed certificate made at start, a master user "admin"), creates users and fills their
-old mailboxes over IMAP APPEND (the first user gets the hostile corpus: non-ASCII and hostile folder
-names, odd headers and flags, multi-MB attachments).
+Starts a local mail lab on loopback: Debian's Dovecot twice on 127.0.0.1 as the "old" and "new"
+providers (IMAP with STARTTLS and IMAPS, a self-signed certificate made at start, a master user
+"admin"), and, unless --no-smtp, Postfix for each provider (port 25 on its own 127.x MX address;
+submission with STARTTLS and implicit TLS on 127.0.0.1, SASL through Dovecot, delivery over LMTP),
+OpenDKIM signing the new provider's mail, and NSD + Unbound serving corp.test (MX at the new provider,
+the DKIM key, SPF, SRV, autoconfig) on MAILMIG_DNS_LAB_PREFIX (default 127.0.53.). It creates users
+and fills their old mailboxes over IMAP APPEND (the first user gets the hostile corpus: non-ASCII and
+hostile folder names, odd headers and flags, multi-MB attachments).
 
-  mailmig lab start --dir ./lab --users 5 --messages 200 --project corp.example.mailmig.toml
-  mailmig backup corp.example.mailmig.toml
-  mailmig verify corp.example.mailmig.toml
+  mailmig new corp.test
+  mailmig lab start --dir ./lab --users 5 --messages 200 --project corp.test.mailmig.toml
+  mailmig backup corp.test.mailmig.toml
+  mailmig test corp.test.mailmig.toml --users all
   mailmig lab stop --dir ./lab
 
-With --project, the project's old and new IMAP endpoints are pointed at the lab (certificate pinned
-by fingerprint) and the lab's users and passwords are imported; without it, the lab's users.csv can be
-imported later with `mailmig users import PROJECT LAB/users.csv`. Needs root or the dovecot binary
-(apt-get install dovecot-imapd); everything listens on 127.0.0.1 only.
+With --project, the project's old and new IMAP (and SMTP) endpoints are pointed at the lab
+(certificates pinned by fingerprint), its [dns] and [matrix] sections at the lab's DNS, and the lab's
+users and passwords are imported; without it, the lab's users.csv can be imported later with
+`mailmig users import PROJECT LAB/users.csv`. Needs root (port 25 and 53 on 127.x) and the binaries
+(scripts/install-system-packages.sh); everything listens on 127.0.0.0/8 only.
 """
 
 
@@ -37,8 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--dir", type=Path, default=Path("mailmig-lab"), help=_("lab folder (default: ./mailmig-lab)"))
     s.add_argument("--users", type=int, default=3, help=_("number of users (default 3)"))
     s.add_argument("--messages", type=int, default=100, help=_("messages per user besides the first (default 100)"))
-    s.add_argument("--domain", default="", help=_("users' mail domain (default: the project's, else corp.example)"))
+    s.add_argument("--domain", default="", help=_("users' mail domain (default: the project's, else corp.test; corp.example with --no-smtp)"))
     s.add_argument("--project", type=Path, help=_("point this project at the lab and import its users"))
+    s.add_argument("--no-smtp", action="store_true",
+                   help=_("IMAP only: no Postfix, OpenDKIM and DNS (the test matrix needs them)"))
     s.set_defaults(func=cmd_start)
     for name, func, text in (("stop", cmd_stop, _("stop the lab's servers")),
                              ("status", cmd_status, _("say whether the lab's servers run"))):
@@ -57,25 +65,43 @@ def cmd_start(args: argparse.Namespace) -> int:
 def _start(args: argparse.Namespace) -> int:
     from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox, hostile_corpus
     from mailmig_tui.lab.dovecot import MASTER_PASSWORD, MASTER_USER, Lab, dovecot_binary
+    from mailmig_tui.lab.mail import DOMAIN as MAIL_DOMAIN
+    from mailmig_tui.lab.mail import MailLab, missing_binaries
 
     if dovecot_binary() is None:
         raise MailmigError(_("dovecot is not installed here (apt-get install dovecot-imapd)"))
     if args.users < 1:
         raise UsageError(_("--users must be at least 1"))
+    smtp = not args.no_smtp
+    if smtp and missing_binaries():
+        raise MailmigError(_("the mail lab needs {tools} (scripts/install-system-packages.sh), or use --no-smtp").format(
+            tools=", ".join(missing_binaries())))
     domain = args.domain
     if args.project and not domain:
         from mailmig_tui.core.store import load_project
 
         domain = load_project(args.project).domain
-    domain = domain or "corp.example"
+    domain = domain or (MAIL_DOMAIN if smtp else "corp.example")
+    if smtp and domain != MAIL_DOMAIN:
+        raise UsageError(_("the mail lab's DNS serves {lab} only; use a project for {lab} or --no-smtp").format(lab=MAIL_DOMAIN))
+    mail: MailLab | None = None
     if (args.dir / "lab.json").exists():
         lab = Lab.load(args.dir)
         if lab.old.pid() or lab.new.pid():
             raise UsageError(_("a lab already runs in {dir}; stop it first").format(dir=args.dir))
-        lab.start()
+        if (args.dir / "maillab.json").exists():
+            mail = MailLab.load(args.dir)
+            mail.start()
+            lab = mail.imap
+        else:
+            lab.start()
     else:
         args.dir.mkdir(parents=True, exist_ok=True)
-        lab = Lab.create(args.dir)
+        if smtp:
+            mail = MailLab.create(args.dir)
+            lab = mail.imap
+        else:
+            lab = Lab.create(args.dir)
         rows = []
         for i in range(1, args.users + 1):
             email = f"user{i}@{domain}"
@@ -91,7 +117,10 @@ def _start(args: argparse.Namespace) -> int:
             writer.writeheader()
             writer.writerows(rows)
         (args.dir / "users.csv").chmod(0o600)
-        lab.start()
+        if mail is not None:
+            mail.start()
+        else:
+            lab.start()
         for i, row in enumerate(rows):
             corpus = hostile_corpus() if i == 0 else bulk_corpus(args.messages, seed=i)
             n = fill_mailbox("127.0.0.1", lab.old.imap_port, row["email"], row["old_password"], corpus)
@@ -103,8 +132,17 @@ def _start(args: argparse.Namespace) -> int:
         print(_("    certificate: {fp}").format(fp=inst.fingerprint))
     print(_("  master user: {user} / {pw} (log in as user*{user}, or SASL PLAIN authzid)").format(
         user=MASTER_USER, pw=MASTER_PASSWORD))
+    if mail is not None:
+        print(_("  new provider SMTP: submission STARTTLS localhost:{sub}, implicit TLS localhost:{smtps}, "
+                "MX {mx}:25, DKIM selector {sel} (OpenDKIM)").format(
+            sub=mail.new_smtp.submission_port, smtps=mail.new_smtp.smtps_port, mx=mail.new_smtp.mx_address,
+            sel=mail.dkim.selector))
+        print(_("  old provider SMTP: MX {mx}:25").format(mx=mail.old_smtp.mx_address))
+        print(_("  DNS: {domain} served by NSD on {auth}, resolver {resolver}; MX points at the {side} provider").format(
+            domain=MAIL_DOMAIN, auth=", ".join([mail.prefix + "1", mail.prefix + "2"]), resolver=mail.resolver(),
+            side=mail.state.get("mx", "new")))
     if args.project:
-        _point_project(args.project, lab, args.dir / "users.csv")
+        _point_project(args.project, lab, args.dir / "users.csv", mail)
         print(_("Project {project} now points at the lab; try: mailmig backup {project}").format(project=args.project))
     else:
         print(_("Point a project at it: mailmig lab start --dir {dir} --project PROJECT (or set "
@@ -115,7 +153,7 @@ def _start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _point_project(path: Path, lab: object, users_csv: Path) -> None:
+def _point_project(path: Path, lab: object, users_csv: Path, mail: object = None) -> None:
     from mailmig_tui.core.credentials import open_credentials, terminal_passphrase_prompt
     from mailmig_tui.core.model import Endpoint, Project
     from mailmig_tui.core.store import open_for_update
@@ -127,6 +165,8 @@ def _point_project(path: Path, lab: object, users_csv: Path) -> None:
     def change(project: Project) -> None:
         project.old.imap = Endpoint("localhost", lab.old.imaps_port, "ssl", tls_fingerprint=lab.old.fingerprint)
         project.new.imap = Endpoint("localhost", lab.new.imaps_port, "ssl", tls_fingerprint=lab.new.fingerprint)
+        if mail is not None:
+            mail.point_project(project)  # type: ignore[attr-defined]
 
     with open_for_update(path) as store:
         store.update(change, log=_("pointed the project at the local test lab"))
@@ -136,10 +176,14 @@ def _point_project(path: Path, lab: object, users_csv: Path) -> None:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from mailmig_tui.lab.dovecot import Lab
+    from mailmig_tui.lab.mail import MailLab
 
     if not (args.dir / "lab.json").exists():
         raise UsageError(_("no lab in {dir}").format(dir=args.dir))
-    Lab.load(args.dir).stop()
+    if (args.dir / "maillab.json").exists():
+        MailLab.load(args.dir).stop()
+    else:
+        Lab.load(args.dir).stop()
     print(_("lab stopped"))
     return 0
 
@@ -158,4 +202,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(_("{name}: {state}, IMAP {imap}, IMAPS {imaps}").format(
             name=inst.name, state=_("running (pid {pid})").format(pid=pid) if pid else _("stopped"),
             imap=inst.imap_port, imaps=inst.imaps_port))
+    if (args.dir / "maillab.json").exists():
+        from mailmig_tui.lab.mail import MailLab
+
+        mail = MailLab.load(args.dir)
+        for label, pid in (("postfix new", mail.new_smtp.pid()), ("postfix old", mail.old_smtp.pid()),
+                           ("opendkim", mail.dkim.pid())):
+            running = running and pid is not None
+            print(_("{name}: {state}").format(
+                name=label, state=_("running (pid {pid})").format(pid=pid) if pid else _("stopped")))
     return 0 if running else 1

@@ -318,7 +318,7 @@ def _run(cmd: list[str], log: Path) -> None:
 def _wait_pidfile(pidfile: Path, timeout: float = 10.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, IndexError):  # an empty file while it is written
             pid = int(pidfile.read_text().split()[0])
             if _alive(pid):
                 return pid
@@ -337,9 +337,18 @@ def _alive(pid: int) -> bool:
 
 
 def _stop_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
-    try:
-        pid = int(pidfile.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+    # A daemon that is still starting may have created its pid file but not written it yet: wait a little
+    # for the number rather than leave the process running.
+    pid = None
+    deadline = time.monotonic() + 2.0
+    while pid is None and pidfile.exists():
+        try:
+            pid = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+    if pid is None:
         return
     if not _alive(pid):
         return

@@ -56,6 +56,7 @@ class DovecotInstance:
     root: Path
     imap_port: int = 0
     imaps_port: int = 0
+    lmtp_port: int = 0  # delivery from the lab's Postfix (mailmig_tui/lab/postfix.py)
     separator: str = "/"
     fingerprint: str = ""
     users: dict[str, str] = field(default_factory=dict)
@@ -67,6 +68,11 @@ class DovecotInstance:
     @property
     def pid_file(self) -> Path:
         return self.root / "run" / "master.pid"
+
+    @property
+    def auth_socket(self) -> Path:
+        """The SASL socket Postfix's smtpd authenticates through (`smtpd_sasl_type = dovecot`)."""
+        return self.root / "run" / "auth-postfix"
 
     @property
     def cert(self) -> Path:
@@ -97,6 +103,7 @@ class DovecotInstance:
                             "-out", str(r / "dh.pem")], check=True, capture_output=True)
         self.imap_port = self.imap_port or free_port()
         self.imaps_port = self.imaps_port or free_port()
+        self.lmtp_port = self.lmtp_port or free_port()
         (r / "master.passwd").write_text(f"{MASTER_USER}:{{PLAIN}}{MASTER_PASSWORD}\n")
         _readable_by_auth(r / "master.passwd")
         self.config.write_text(f"""# Written by mailmig_tui.lab for a private test instance; do not edit.
@@ -105,7 +112,7 @@ base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 info_log_path = {r}/dovecot.log
-protocols = imap
+protocols = imap lmtp
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{r}/cert.pem
@@ -144,6 +151,19 @@ service imap-login {{
   }}
   process_min_avail = 2
 }}
+# The lab's Postfix delivers over LMTP and checks SMTP AUTH through this instance's auth socket.
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+}}
+service auth {{
+  unix_listener auth-postfix {{
+    mode = 0666
+  }}
+}}
+lmtp_rcpt_check_quota = no
 service anvil {{
   chroot =
 }}
@@ -213,7 +233,8 @@ userdb {{
                            check=True, timeout=timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._accepts(self.imap_port) and self._accepts(self.imaps_port):
+            if self._accepts(self.imap_port) and self._accepts(self.imaps_port) and (
+                    not self.lmtp_port or self._accepts(self.lmtp_port)):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"dovecot {self.name} did not start; see {self.root / 'dovecot.log'}")

@@ -191,25 +191,20 @@ def check_imap(endpoint: Endpoint, spec: LoginSpec, timeout: float = 20.0) -> Si
 
 
 def check_smtp(endpoint: Endpoint, login: str, password: str, timeout: float = 20.0) -> SideResult:
+    """SMTP AUTH once (core/smtp/session.py); a refused or dropped connection is unreachable, a refused
+    login is sorted by the server's words, anything else fatal is an error with its reason."""
+    client = None
     try:
         client = smtp_session.connect(endpoint, timeout=timeout)
-    except FatalUserError as exc:
-        return SideResult("error", str(exc))
-    except smtp_session.TRANSIENT_ERRORS as exc:
-        return SideResult("unreachable", _("{host}:{port}: {error}").format(
-            host=endpoint.host, port=endpoint.port or smtp_session.DEFAULT_PORTS.get(endpoint.tls, 465),
-            error=str(exc) or type(exc).__name__))
-    except Exception as exc:
-        return SideResult("error", f"{type(exc).__name__}: {exc}")
-    try:
         smtp_session.login(client, login, password)
-    except smtp_session.SmtpAuthRefused as exc:
-        return SideResult(classify(exc.reply), str(exc))
-    except FatalUserError as exc:
-        return SideResult("error", str(exc))
-    except smtp_session.TRANSIENT_ERRORS as exc:
-        return SideResult("unreachable", str(exc) or type(exc).__name__)
-    except Exception as exc:
+    except smtp_session.SmtpError as exc:
+        if exc.stage == "auth" and exc.code is not None:
+            # 5xx: the server refused these credentials; 4xx (e.g. 454): it could not check them now
+            return SideResult(classify(exc.reason) if exc.code >= 500 else "error", exc.reason)
+        if not exc.fatal and exc.stage in ("connect", "auth", "starttls"):
+            return SideResult("unreachable", exc.reason)
+        return SideResult("error", exc.reason)
+    except Exception as exc:  # a server answering nonsense: say so, never "ok"
         return SideResult("error", f"{type(exc).__name__}: {exc}")
     finally:
         smtp_session.close_quietly(client)

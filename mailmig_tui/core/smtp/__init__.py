@@ -1,1 +1,1 @@
-"""The shared SMTP layer: sessions with the project's TLS policy and AUTH (session.py)."""
+"""The shared SMTP layer: submission with the project's TLS and login policy, and delivery to an MX on port 25."""
