@@ -45,14 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--messages", type=int, default=100, help=_("messages per user besides the first (default 100)"))
     s.add_argument("--domain", default="", help=_("users' mail domain (default: the project's, else corp.test; corp.example with --no-smtp)"))
     s.add_argument("--project", type=Path, help=_("point this project at the lab and import its users"))
-<<<<<<< HEAD
     s.add_argument("--no-smtp", action="store_true",
                    help=_("IMAP only: no Postfix, OpenDKIM and DNS (the test matrix needs them)"))
-=======
     s.add_argument("--new-prefix", choices=["", "INBOX."], default="",
                    help=_("the new provider's namespace prefix: \"INBOX.\" makes it Courier-style (every folder "
                           "under INBOX., separator \".\", SPECIAL-USE Sent/Drafts/Trash/Junk folders)"))
->>>>>>> copy
     s.set_defaults(func=cmd_start)
     for name, func, text in (("stop", cmd_stop, _("stop the lab's servers")),
                              ("status", cmd_status, _("say whether the lab's servers run"))):
@@ -103,17 +100,15 @@ def _start(args: argparse.Namespace) -> int:
             lab.start()
     else:
         args.dir.mkdir(parents=True, exist_ok=True)
-<<<<<<< HEAD
         if smtp:
+            if args.new_prefix:
+                raise UsageError(_("--new-prefix needs --no-smtp (the mail lab's new provider has no prefix)"))
             mail = MailLab.create(args.dir)
             lab = mail.imap
         else:
-            lab = Lab.create(args.dir)
-=======
-        special = ({"Sent Messages": "\\Sent", "Drafts": "\\Drafts", "Deleted Messages": "\\Trash", "Junk": "\\Junk"}
-                   if args.new_prefix else None)
-        lab = Lab.create(args.dir, new_prefix=args.new_prefix, new_special_use=special)
->>>>>>> copy
+            special = ({"Sent Messages": "\\Sent", "Drafts": "\\Drafts", "Deleted Messages": "\\Trash",
+                        "Junk": "\\Junk"} if args.new_prefix else None)
+            lab = Lab.create(args.dir, new_prefix=args.new_prefix, new_special_use=special)
         rows = []
         for i in range(1, args.users + 1):
             email = f"user{i}@{domain}"
