@@ -29,10 +29,11 @@ from textual.worker import Worker, WorkerState
 from mailmig_tui.core import clock
 from mailmig_tui.core.copy import CopyEngine, CopyOptions, FolderCopied, FolderMapping, UserFolders, plan_user
 from mailmig_tui.core.copy.config import CopyConfig, default_copy_dir, project_copy_config
+from mailmig_tui.core.copy.summary import last_copy_line, record_copy_run
 from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
-from mailmig_tui.core.runs import Controls, RunStarted, RunSummary
+from mailmig_tui.core.runs import Controls, RunStarted, RunSummary, UserDone
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, InfoDialog
@@ -48,7 +49,7 @@ def _folders_cell(row: UserRow) -> Text:
         return Text("")
     copied = sum(1 for m in plan if m.action == "copy")
     renamed = sum(1 for m in plan if m.renamed)
-    return Text(f"{copied}" + (f" ({renamed}⟲)" if renamed else ""))
+    return Text(f"{copied}" + (f" ⟲{renamed}" if renamed else ""))
 
 
 COLUMNS: list[Column] = [*STANDARD_COLUMNS[:6], Column("folders", N_("Fold."), 6, right=True, cell=_folders_cell),
@@ -58,7 +59,9 @@ COLUMNS: list[Column] = [*STANDARD_COLUMNS[:6], Column("folders", N_("Fold."), 6
 @dataclass(frozen=True)
 class CopyResult:
     summary: RunSummary
+    users: tuple[UserDone, ...]
     phase: str
+    source: str
     started: Any
     finished: Any
     copy_dir: Path
@@ -178,8 +181,8 @@ class CopyPanel(ProjectView, Vertical):
 
     def _idle_lines(self) -> str:
         first = _("Identity map: {dir}").format(dir=tilde(self._copy_dir()))
-        second = (self.problem and ("✗ " + self.problem)) or _(
-            "No copy yet in this session: a copies every user ({phase}), u the highlighted one.").format(
+        second = (self.problem and ("✗ " + self.problem)) or last_copy_line(self.project) or _(
+            "No copy yet: a copies every user ({phase}), u the highlighted one.").format(
             phase=_(PHASES["delta" if self._after_cutover() else "prestage"]))
         return first + "\n" + second
 
@@ -271,7 +274,8 @@ class CopyPanel(ProjectView, Vertical):
         started = clock.now()
         engine = CopyEngine(project, credentials, options, controls, self.view.buffer.push)
         summary = engine.run()
-        result = CopyResult(summary, engine.phase, started, clock.now(), engine.copy_dir)
+        result = CopyResult(summary, tuple(engine.results.values()), engine.phase, options.source, started, clock.now(),
+                            engine.copy_dir)
         if self._closing:
             with contextlib.suppress(Exception):
                 store.update(lambda p: _record(p, result))
@@ -358,17 +362,6 @@ class CopyPanel(ProjectView, Vertical):
 
 
 def _record(project: Project, result: CopyResult) -> None:
-    """`[copy.last_run]`, in the shape the copy engine's summary module keeps (until it lands, the same
-    fields as the backup's last run, plus the phase)."""
-    summary = result.summary
-    section = project.sections.get("copy")
-    if not isinstance(section, dict):
-        section = {}
-    section["last_run"] = {
-        "started": result.started, "finished": result.finished, "phase": result.phase,
-        "users": summary.users_ok + summary.users_failed + summary.users_cancelled,
-        "users_ok": summary.users_ok, "users_failed": summary.users_failed, "users_cancelled": summary.users_cancelled,
-        "messages": summary.messages, "bytes": summary.bytes, "seconds": round(summary.seconds, 1),
-        "errors": [f"{u}: {r}" for u, r in summary.errors][:50],
-    }
-    project.sections["copy"] = section
+    """`[copy.last_run]` and `[copy.users]`, as `mailmig copy` writes them (core/copy/summary.py)."""
+    record_copy_run(project, result.summary, list(result.users), result.started, result.finished, result.phase,
+                    result.source)

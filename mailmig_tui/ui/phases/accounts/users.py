@@ -50,9 +50,9 @@ from mailmig_tui.ui.widgets.tables import UserTable
 COLUMNS: list[tuple[str, str, int]] = [
     ("user", N_("User"), 15),
     ("passwords", N_("Passwords"), 10),
-    ("old", N_("Old IMAP"), 13),
-    ("new", N_("New IMAP"), 13),
-    ("smtp", N_("New SMTP"), 13),
+    ("old", N_("Old IMAP"), 14),
+    ("new", N_("New IMAP"), 14),
+    ("smtp", N_("New SMTP"), 14),
     ("login", N_("New login"), 0),
 ]
 MIN_LOGIN = 8
@@ -148,13 +148,13 @@ class UsersPanel(ProjectView, Vertical):
     """The Users tab: the check line, the table, the highlighted user's details."""
 
     BINDINGS = [
-        Binding("c", "check_all", N_("Check all"), id="accounts.check"),
-        Binding("k", "check_one", N_("Check user"), id="accounts.check_one"),
+        Binding("c", "check_all", N_("Check"), id="accounts.check"),
+        Binding("k", "check_one", N_("Check 1"), id="accounts.check_one"),
         Binding("x", "stop_check", N_("Stop"), id="accounts.stop"),
         Binding("o", "set_password('old')", N_("Old pw"), id="accounts.old_password"),
         Binding("n", "set_password('new')", N_("New pw"), id="accounts.new_password"),
-        Binding("g", "generate", N_("Generate"), id="accounts.generate"),
-        Binding("s", "same_as_old", N_("Same as old"), id="accounts.same"),
+        Binding("g", "generate", N_("Gen pw"), id="accounts.generate"),
+        Binding("s", "same_as_old", N_("Same pw"), id="accounts.same"),
     ]
     DEFAULT_CSS = """
     UsersPanel { height: 1fr; }
