@@ -58,3 +58,34 @@ def accounts_project(tmp_path: Path, lab: Any, users: list[str] | None = None, *
             entries.append(("new", email, new_pw))
     credentials(tmp_path).set_many("corp.example", entries)
     return path
+
+
+COPY_USER = "acct-copy@corp.example"
+COPY_PASSWORDS = ("old-pw-copy", "new-pw-copy")
+
+
+def add_copy_user(lab: Any, messages: int = 25) -> int:
+    """A user with `messages` messages on the old lab server and an empty account on the new one; how many
+    messages the old side holds (filled once per session)."""
+    from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox
+
+    old, new = lab.lab.old, lab.lab.new
+    if COPY_USER not in lab.counts:
+        old.add_user(COPY_USER, COPY_PASSWORDS[0])
+        new.add_user(COPY_USER, COPY_PASSWORDS[1])
+        lab.counts[COPY_USER] = fill_mailbox("127.0.0.1", old.imap_port, COPY_USER, COPY_PASSWORDS[0],
+                                             bulk_corpus(messages, seed=77))
+    return int(lab.counts[COPY_USER])
+
+
+def copy_project(tmp_path: Path, lab: Any) -> Path:
+    project = new_project("corp.example", "generic-imap", "generic-imap")
+    old, new = lab.lab.old, lab.lab.new
+    project.old.imap = Endpoint("localhost", old.imaps_port, "ssl", tls_fingerprint=old.fingerprint)
+    project.new.imap = Endpoint("localhost", new.imaps_port, "ssl", tls_fingerprint=new.fingerprint)
+    project.users = [User(COPY_USER)]
+    path = tmp_path / "corp.example.mailmig.toml"
+    ProjectStore.create(path, project, overwrite=True).close()
+    credentials(tmp_path).set_many("corp.example", [("old", COPY_USER, COPY_PASSWORDS[0]),
+                                                    ("new", COPY_USER, COPY_PASSWORDS[1])])
+    return path

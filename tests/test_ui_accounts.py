@@ -1,0 +1,129 @@
+"""The Account sync screen driven from the keyboard against the Dovecot lab: the Users tab's login check
+and password keys, the Copy tab's copy and the Verify tab's proof. No timed assertions: waiting means
+polling with pilot.pause() a bounded number of times."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from mailmig_tui.core import credentials as credentials_module
+from mailmig_tui.core.accounts.check import saved_results
+from mailmig_tui.core.store import ProjectStore, load_project
+from mailmig_tui.ui.app import MailmigApp
+from mailmig_tui.ui.phases.accounts.copy import CopyPanel
+from mailmig_tui.ui.phases.accounts.users import UsersPanel
+from mailmig_tui.ui.phases.accounts.verify import VerifyPanel
+from mailmig_tui.ui.widgets.dialogs import InfoDialog
+from tests.accounts_helpers import COPY_USER, accounts_project, add_accounts, add_copy_user, copy_project
+from tests.backup_helpers import PASSPHRASE, credentials
+
+SIZE = (80, 24)
+POLLS = 2400
+
+
+@pytest.fixture(autouse=True)
+def unlocked_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("MAILMIG_CREDENTIALS_FILE", str(tmp_path / "creds.enc"))
+    monkeypatch.setenv("MAILMIG_PASSPHRASE", PASSPHRASE)
+    credentials_module.forget_session()
+    yield
+    credentials_module.forget_session()
+
+
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
+    for _ in range(POLLS):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"still waiting for {what}")
+
+
+def cell(panel: UsersPanel, email: str, column: str) -> str:
+    return str(panel.table.get_cell(email, column)).strip()
+
+
+@pytest.mark.lab
+async def test_users_tab_checks_logins_and_saves_them(lab: Any, tmp_path: Path) -> None:
+    add_accounts(lab)
+    path = accounts_project(tmp_path, lab)
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]")
+        panel = app.screen.query_one(UsersPanel)
+        await wait_until(pilot, lambda: panel.passwords is not None, "the password states")
+        assert cell(panel, "acct-nopw@corp.example", "passwords") == "old✓ new✗"
+        await pilot.press("c")
+        await wait_until(pilot, lambda: panel.summary is not None and not panel.checking, "the check")
+        assert cell(panel, "acct-ok@corp.example", "new") == "✓ ok"
+        assert cell(panel, "acct-badnew@corp.example", "new") == "✗ refused"
+        assert cell(panel, "acct-nopw@corp.example", "new") == "? no password"
+        assert cell(panel, "acct-ok@corp.example", "smtp") == "– not set"
+        assert "✗ 1/4 users ok" in str(panel.query_one("#accounts-info", Static).render())
+        await pilot.press("down")  # acct-badnew: the server's own words below the table
+        assert "AUTHENTICATIONFAILED" in str(panel.query_one("#accounts-detail", Static).render())
+        await pilot.press("k")  # re-check that user alone
+        await wait_until(pilot, lambda: panel.summary is not None and panel.summary.users == 1, "the re-check")
+    app.store.close()
+    saved = saved_results(load_project(path))
+    assert saved["acct-badnew@corp.example"]["new"] == "refused" and saved["acct-ok@corp.example"]["new"] == "ok"
+
+
+@pytest.mark.lab
+async def test_generate_and_same_as_old_go_to_the_store_only(lab: Any, tmp_path: Path) -> None:
+    add_accounts(lab)
+    path = accounts_project(tmp_path, lab, ["acct-nopw@corp.example", "acct-ok@corp.example"])
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]")
+        panel = app.screen.query_one(UsersPanel)
+        await wait_until(pilot, lambda: panel.passwords is not None, "the password states")
+        await pilot.press("g")
+        await wait_until(pilot, lambda: isinstance(app.screen, InfoDialog), "the generated password")
+        shown = str(app.screen.query_one("#info-body", Static).render())
+        stored = credentials(tmp_path).get("corp.example", "new", "acct-nopw@corp.example")
+        assert stored and stored in shown and len(stored) == 16
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: cell(panel, "acct-nopw@corp.example", "passwords") == "old✓ new✓", "new ✓")
+        await pilot.press("s")  # the same password as old
+        await wait_until(pilot, lambda: cell(panel, "acct-nopw@corp.example", "passwords") == "old✓ new=", "new =")
+    app.store.close()
+    assert credentials(tmp_path).get("corp.example", "new", "acct-nopw@corp.example") == "old-pw-np"
+    assert stored not in path.read_text() and "old-pw-np" not in path.read_text()
+
+
+@pytest.mark.lab
+async def test_copy_tab_copies_and_verify_tab_proves_it(lab: Any, tmp_path: Path) -> None:
+    messages = add_copy_user(lab)
+    path = copy_project(tmp_path, lab)
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]", "]")
+        panel = app.screen.query_one(CopyPanel)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: panel.view.summary is not None and not panel.worker_running, "the copy")
+        row = panel.view.rows[COPY_USER]
+        assert row.state == "done" and row.messages == messages, row.note
+        assert row.extra.get("plan"), "the folder plan arrived with the run"
+        overall = str(panel.query_one("#copy-overall", Static).render())
+        assert "pre-stage: ✓ finished" in overall and "errors: 0" in overall
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, InfoDialog), "the folder plan")
+        await pilot.press("escape")
+        await pilot.press("a")  # a re-run copies nothing twice
+        await wait_until(pilot, lambda: panel.view.summary is not None and not panel.worker_running, "the re-run")
+        assert panel.view.rows[COPY_USER].messages == 0
+        await pilot.press("]")
+        verify = app.screen.query_one(VerifyPanel)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: COPY_USER in verify.results and not verify.worker_running, "the verify")
+        check = verify.results[COPY_USER]
+        assert check.ok and check.source_messages == check.target_messages == messages, check.details
+    app.store.close()
+    copy = load_project(path).sections["copy"]
+    assert copy["last_run"]["users_ok"] == 1 and copy["last_verify"]["users_ok"] == 1
