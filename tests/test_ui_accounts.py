@@ -127,3 +127,30 @@ async def test_copy_tab_copies_and_verify_tab_proves_it(lab: Any, tmp_path: Path
     app.store.close()
     copy = load_project(path).sections["copy"]
     assert copy["last_run"]["users_ok"] == 1 and copy["last_verify"]["users_ok"] == 1
+
+
+async def test_dashboard_shows_the_last_login_check_and_copy(tmp_path: Path, frozen_clock: Any) -> None:
+    from mailmig_tui.core import clock
+    from mailmig_tui.core.accounts.check import AccountCheck, SideResult, record_check
+    from mailmig_tui.core.dashboard import build as build_board
+    from mailmig_tui.core.dashboard import render_text
+    from mailmig_tui.core.project_factory import demo_project
+    from mailmig_tui.ui import accounts_sample
+    from tests.conftest import FIXED_NOW
+
+    project = demo_project(FIXED_NOW)
+    accounts_sample.prepare(project)  # a pre-stage copy done two hours ago
+    ok = SideResult("ok")
+    record_check(project, [AccountCheck(u.email, u.email, u.email, ok, SideResult("refused") if i == 3 else ok,
+                                        SideResult("not_configured"), clock.now()) for i, u in enumerate(project.users)],
+                 clock.now())
+    path = tmp_path / "corp.example.mailmig.toml"
+    ProjectStore.create(path, project).close()
+    text = render_text(build_board(load_project(path)))
+    assert "Last login check 2026-11-27 10:00: 9/10 users ok ✗" in text
+    assert "Last copy (pre-stage): 10 users, 10,820 msgs" in text and "not verified" in text
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        summary = str(app.screen.query_one("#dash-summary", Static).render())
+        assert "Last login check" in summary and "Last copy (pre-stage)" in summary
