@@ -17,9 +17,10 @@ from mailmig_tui.core.project_factory import demo_project
 from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui import accounts_sample
 from mailmig_tui.ui.app import MailmigApp
+from mailmig_tui.ui.tour import SAMPLE_VIEWS
 from tests.conftest import FIXED_NOW
 
-TAB_KEYS = {"users": ("4", "]"), "copy": ("4", "]", "]"), "verify": ("4", "]", "]", "]")}
+TAB_KEYS = {stage: keys for _name, keys, stage in SAMPLE_VIEWS}
 
 
 @pytest.fixture(autouse=True)
