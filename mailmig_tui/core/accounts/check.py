@@ -25,7 +25,7 @@ from typing import Any
 
 from mailmig_tui.core import clock
 from mailmig_tui.core.credentials import Credentials
-from mailmig_tui.core.errors import CredentialError, MailmigError
+from mailmig_tui.core.errors import CredentialError, UsageError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.imap import session as imap_session
 from mailmig_tui.core.imap.session import FatalUserError, LoginRefused, LoginSpec
@@ -324,5 +324,5 @@ def select(project: Project, wanted: list[str] | None) -> list[User]:
         try:
             out.append(project.user(email))
         except KeyError:
-            raise MailmigError(_("{email} is not a user of this project").format(email=email)) from None
+            raise UsageError(_("{email} is not a user of this project").format(email=email)) from None
     return out
