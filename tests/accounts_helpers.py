@@ -78,14 +78,16 @@ def add_copy_user(lab: Any, messages: int = 25) -> int:
     return int(lab.counts[COPY_USER])
 
 
-def copy_project(tmp_path: Path, lab: Any) -> Path:
+def copy_project(tmp_path: Path, lab: Any, new_login: str = "") -> Path:
+    """A project copying COPY_USER from the old lab server to the new one: to its own account there, or
+    to `new_login` (a fresh, empty account the caller made, password COPY_PASSWORDS[1])."""
     project = new_project("corp.example", "generic-imap", "generic-imap")
     old, new = lab.lab.old, lab.lab.new
     project.old.imap = Endpoint("localhost", old.imaps_port, "ssl", tls_fingerprint=old.fingerprint)
     project.new.imap = Endpoint("localhost", new.imaps_port, "ssl", tls_fingerprint=new.fingerprint)
-    project.users = [User(COPY_USER)]
+    project.users = [User(COPY_USER, new_login=new_login)]
     path = tmp_path / "corp.example.mailmig.toml"
     ProjectStore.create(path, project, overwrite=True).close()
     credentials(tmp_path).set_many("corp.example", [("old", COPY_USER, COPY_PASSWORDS[0]),
-                                                    ("new", COPY_USER, COPY_PASSWORDS[1])])
+                                                    ("new", new_login or COPY_USER, COPY_PASSWORDS[1])])
     return path

@@ -129,6 +129,59 @@ async def test_copy_tab_copies_and_verify_tab_proves_it(lab: Any, tmp_path: Path
     assert copy["last_run"]["users_ok"] == 1 and copy["last_verify"]["users_ok"] == 1
 
 
+@pytest.mark.lab
+async def test_copy_pause_cancel_and_resume_copy_nothing_twice(lab: Any, tmp_path: Path) -> None:
+    import threading
+    import uuid
+
+    from mailmig_tui.core.runs import Progress
+    from mailmig_tui.ui.widgets.dialogs import ConfirmDialog
+    from tests.accounts_helpers import COPY_PASSWORDS
+
+    messages = add_copy_user(lab)
+    target = f"pcr-{uuid.uuid4().hex[:8]}@corp.example"
+    lab.lab.new.add_user(target, COPY_PASSWORDS[1])
+    path = copy_project(tmp_path, lab, new_login=target)
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]", "]")
+        panel = app.screen.query_one(CopyPanel)
+        panel.engine_options = {"batch_messages": 5}
+        reached, release = threading.Event(), threading.Event()
+        push = panel.view.buffer.push
+
+        def holding_push(event: Any) -> None:  # hold the engine after its first batch: "mid-run" on purpose
+            push(event)
+            if isinstance(event, Progress) and not reached.is_set():
+                reached.set()
+                release.wait(60)
+
+        panel.view.buffer.push = holding_push  # type: ignore[method-assign]
+        await pilot.press("a")
+        await wait_until(pilot, reached.is_set, "the first batch")
+        await pilot.press("p")
+        assert panel.view.paused and panel.controls is not None and not panel.controls.running.is_set()
+        release.set()
+        await wait_until(pilot, lambda: "‖ paused" in str(panel.query_one("#copy-overall", Static).render()), "paused")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not panel.worker_running, "the cancelled run to end")
+        first = panel.view.rows[COPY_USER]
+        assert first.state == "cancelled" and 0 < first.messages < messages and panel.view.resumable
+        copied_first = first.messages
+        await pilot.press("r")
+        await wait_until(pilot, lambda: panel.view.summary is not None and not panel.worker_running, "the resumed run")
+        row = panel.view.rows[COPY_USER]
+        assert row.state == "done" and row.messages == messages - copied_first, (row.messages, copied_first)
+        await pilot.press("]", "v")
+        verify = app.screen.query_one(VerifyPanel)
+        await wait_until(pilot, lambda: COPY_USER in verify.results and not verify.worker_running, "the verify")
+        check = verify.results[COPY_USER]
+        assert check.ok and check.target_messages == messages, check.details  # nothing lost, nothing twice
+    app.store.close()
+
+
 async def test_dashboard_shows_the_last_login_check_and_copy(tmp_path: Path, frozen_clock: Any) -> None:
     from mailmig_tui.core import clock
     from mailmig_tui.core.accounts.check import AccountCheck, SideResult, record_check
