@@ -207,3 +207,14 @@ async def test_dashboard_shows_the_last_login_check_and_copy(tmp_path: Path, fro
         await pilot.pause()
         summary = str(app.screen.query_one("#dash-summary", Static).render())
         assert "Last login check" in summary and "Last copy (pre-stage)" in summary
+
+
+@pytest.mark.skipif(__import__("shutil").which("tmux") is None, reason="tmux is not installed")
+def test_copy_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
+    from tests.test_terminal_colours import colour_codes, is_grey, plain, run_in_tmux
+
+    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, ["4", "]", "]"])
+    assert not {c for c in colour_codes(screen) if not is_grey(c)}
+    text = plain(screen)
+    assert "○ idle" in text and "Identity map:" in text and "Progress" in text, text
+    assert len(text.splitlines()) <= 24 and all(len(line) <= 80 for line in text.splitlines())
