@@ -64,9 +64,15 @@ class CopyLab:
     old_users: dict[str, str] = field(default_factory=dict)
     corpora: dict[str, dict[tuple[str, ...], list[Message]]] = field(default_factory=dict)
     _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    pool: dict[str, list[str]] = field(default_factory=dict)  # instance name -> unused accounts made at start
 
     def fresh_login(self, inst: object, base: str) -> tuple[str, str]:
-        """A new, empty account on `inst` (returns login, password)."""
+        """A new, empty account on `inst` (returns login, password): one made before the servers started
+        when any is left (no wait for Dovecot to re-read its passwd file), else a new one."""
+        spare = self.pool.get(inst.name)  # type: ignore[attr-defined]
+        if spare:
+            login = spare.pop()
+            return login, inst.users[login]  # type: ignore[attr-defined]
         n = next(self._counter)
         login = f"t{n}-{base}"
         pw = f"pw-new-{n}"
@@ -113,6 +119,10 @@ def copylab() -> Iterator[CopyLab]:
     for i, email in enumerate(OLD_USERS):
         old.users[email] = f"pw-old-{i}"
         lab.old_users[email] = old.users[email]
+    for inst, spare in ((new, 30), (newp, 4)):
+        lab.pool[inst.name] = [f"spare{i}-{inst.name}@corp.example" for i in range(spare)]
+        for login in lab.pool[inst.name]:
+            inst.users[login] = f"pw-{login}"
     for inst in (old, new, newp):
         inst.root.mkdir(parents=True, exist_ok=True)
         inst.root.chmod(0o711)

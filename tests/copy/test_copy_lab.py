@@ -405,3 +405,27 @@ def test_user_done_reason_for_a_missing_new_password(copylab: Any, tmp_path: Pat
     engine(tmp_path, project, events).run()
     done = next(e for e in events if isinstance(e, UserDone))
     assert done.state == "failed" and "no new provider password stored" in done.error
+
+
+def test_new_server_restarted_mid_copy_is_retried_without_duplicates(copylab: Any, tmp_path: Path) -> None:
+    """The new provider drops every connection in the middle of the copy: the user is retried with
+    backoff, the batch in flight is reconciled, and the target ends exact."""
+    from mailmig_tui.core.runs import Progress, Retrying
+
+    user = "bulk@corp.example"
+    project, login, inst = _setup(copylab, tmp_path, user)
+    events: list[Any] = []
+    restarted = []
+
+    def on_event(e: Any) -> None:
+        events.append(e)
+        if isinstance(e, Progress) and not restarted:
+            restarted.append(True)
+            inst.restart()
+
+    eng = engine(tmp_path, project, events)
+    eng.on_event = on_event
+    summary = eng.run()
+    assert restarted and summary.users_ok == 1, summary.errors
+    assert any(isinstance(e, Retrying) for e in events)
+    assert hashes(mailbox(inst, login)) == copylab.corpus_hashes(user)

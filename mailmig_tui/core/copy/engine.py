@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import queue
 import threading
 import time
 from collections import defaultdict
@@ -97,8 +98,8 @@ class CopyOptions:
     project_path: Path | None = None
     config: CopyConfig = field(default_factory=CopyConfig)
     phase: str = "auto"  # prestage | delta | auto (by the plan's MX cutover date)
-    batch_messages: int = 200
-    batch_bytes: int = 8 << 20
+    batch_messages: int = 500  # messages per FETCH + MULTIAPPEND (one intent commit, one target transaction)
+    batch_bytes: int = 16 << 20  # and at most this many bytes (bodies up to 1 MiB are spooled in memory)
     max_attempts: int = 6
     backoff: float = 0.5
     timeout: float = 60.0
@@ -295,6 +296,21 @@ class _Batch:
     bytes: int
 
 
+@dataclass
+class _Prepared:
+    """One batch between the reader and the sender: bodies to send (intents already committed)."""
+
+    bodies: dict[int, Body]
+    send: list[tuple[SourceMsg, Body]] = field(default_factory=list)
+    rows: list[MapRow] = field(default_factory=list)
+    flag_fix: list[tuple[MapRow, str]] = field(default_factory=list)
+    rekeyed: int = 0
+
+    def close(self) -> None:
+        for body in self.bodies.values():
+            body.close()
+
+
 class _UserJob:
     def __init__(self, engine: CopyEngine, user: str) -> None:
         self.engine = engine
@@ -457,11 +473,7 @@ class _UserJob:
         flags_updated = self._sync_flags(mapping, metas, current, permanent, dry)
         copied = rekeyed = 0
         if not dry:
-            for batch in self._batches(todo):
-                self.controls.checkpoint()
-                c, k = self._copy_batch(mapping, s_uidv, t_uidv, batch.msgs, pool, permanent)
-                copied += c
-                rekeyed += k
+            copied, rekeyed = self._pipeline(mapping, s_uidv, t_uidv, todo, pool, permanent)
         self.engine.emit(FolderCopied(self.user, mapping.source_name, mapping.target_name, copied, already, rekeyed,
                                       flags_updated, recovered))
 
@@ -503,14 +515,74 @@ class _UserJob:
         allowed = {p.lower() for p in permanent}
         return tuple(f for f in flags if valid_flag(f) and (f.startswith("\\") or keep_keywords or f.lower() in allowed))
 
-    def _copy_batch(self, mapping: FolderMapping, s_uidv: int, t_uidv: int, msgs: list[SourceMsg],
-                    pool: dict[str, list[MapRow]], permanent: set[str]) -> tuple[int, int]:
-        assert self.source is not None and self.target is not None and self.caps is not None
+    def _pipeline(self, mapping: FolderMapping, s_uidv: int, t_uidv: int, todo: list[SourceMsg],
+                  pool: dict[str, list[MapRow]], permanent: set[str]) -> tuple[int, int]:
+        """Copy `todo` in batches, two stages overlapping: a reader thread fetches batch k+1 from the source
+        (bodies spooled, hashed, intents committed) while this thread APPENDs batch k to the target. At
+        most two batches are in memory; an error in either stage stops both and reaches the retry loop."""
+        handoff: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def reader() -> None:
+            idmap = IdentityMap(self.engine.copy_dir / IDMAP_NAME)  # a connection of its own thread
+            try:
+                for batch in self._batches(todo):
+                    if stop.is_set():
+                        return
+                    self.controls.checkpoint()
+                    prepared = self._prepare(idmap, mapping, s_uidv, t_uidv, batch.msgs, pool)
+                    while not stop.is_set():
+                        try:
+                            handoff.put(prepared, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+                    else:
+                        prepared.close()
+                        return
+                handoff.put(None)
+            except BaseException as exc:  # handed to the sending thread, which raises it
+                handoff.put(exc)
+            finally:
+                idmap.close()
+
+        thread = threading.Thread(target=reader, name=f"copy-read-{self.user}", daemon=True)
+        thread.start()
+        copied = rekeyed = 0
+        try:
+            while True:
+                item = handoff.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                try:
+                    self._deliver(mapping, t_uidv, item, permanent)
+                    copied += len(item.send)
+                    rekeyed += item.rekeyed
+                finally:
+                    item.close()
+        finally:
+            stop.set()
+            while thread.is_alive() or not handoff.empty():
+                try:
+                    left = handoff.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if isinstance(left, _Prepared):
+                    left.close()
+            thread.join()
+        return copied, rekeyed
+
+    def _prepare(self, idmap: IdentityMap, mapping: FolderMapping, s_uidv: int, t_uidv: int, msgs: list[SourceMsg],
+                 pool: dict[str, list[MapRow]]) -> _Prepared:
+        """The reader's stage: bodies fetched; re-keyed rows (after a source UIDVALIDITY change) updated;
+        intents of the rest committed, durable before any of them is sent."""
+        assert self.source is not None
         bodies = self.source.bodies(msgs)
+        prepared = _Prepared(bodies)
         try:
             rekeys: list[tuple[MapRow, int, int]] = []
-            send: list[tuple[SourceMsg, Body]] = []
-            flag_fix: list[tuple[MapRow, str]] = []
             for m in msgs:
                 body = bodies.get(m.uid)
                 if body is None:
@@ -519,27 +591,32 @@ class _UserJob:
                     row = pool[body.sha256].pop(0)
                     rekeys.append((row, s_uidv, m.uid))
                     if row.flags != " ".join(m.flags):
-                        flag_fix.append((replace(row, source_uidvalidity=s_uidv, source_uid=m.uid), " ".join(m.flags)))
+                        prepared.flag_fix.append((replace(row, source_uidvalidity=s_uidv, source_uid=m.uid), " ".join(m.flags)))
                     continue
-                send.append((m, body))
+                prepared.send.append((m, body))
             if rekeys:
-                self.idmap.rekey_source(rekeys)
-                if flag_fix:
-                    self._store_flags([(r.target_uid, tuple(f.split())) for r, f in flag_fix], permanent)
-                    self.idmap.set_flags([(r, f) for r, f in flag_fix])
-            if send:
-                self._send(mapping, s_uidv, t_uidv, send, permanent)
-            return len(send), len(rekeys)
-        finally:
-            for body in bodies.values():
-                body.close()
+                idmap.rekey_source(rekeys)
+                prepared.rekeyed = len(rekeys)
+            prepared.rows = [MapRow(self.user, mapping.source_raw, s_uidv, m.uid, mapping.target_raw, t_uidv, 0, b.sha256,
+                                    b.size, b.message_id, " ".join(m.flags), "intent") for m, b in prepared.send]
+            if prepared.rows:
+                idmap.add_intents(prepared.rows)  # durable before a byte of the APPEND leaves
+        except BaseException:
+            prepared.close()
+            raise
+        return prepared
 
-    def _send(self, mapping: FolderMapping, s_uidv: int, t_uidv: int, send: list[tuple[SourceMsg, Body]],
+    def _deliver(self, mapping: FolderMapping, t_uidv: int, prepared: _Prepared, permanent: set[str]) -> None:
+        """The sender's stage: flags of re-keyed messages, then one APPEND for the batch, then the map."""
+        if prepared.flag_fix:
+            self._store_flags([(r.target_uid, tuple(f.split())) for r, f in prepared.flag_fix], permanent)
+            self.idmap.set_flags(prepared.flag_fix)
+        if prepared.send:
+            self._send(mapping, t_uidv, prepared.send, prepared.rows, permanent)
+
+    def _send(self, mapping: FolderMapping, t_uidv: int, send: list[tuple[SourceMsg, Body]], rows: list[MapRow],
               permanent: set[str]) -> None:
         assert self.target is not None and self.caps is not None
-        rows = [MapRow(self.user, mapping.source_raw, s_uidv, m.uid, mapping.target_raw, t_uidv, 0, b.sha256, b.size,
-                       b.message_id, " ".join(m.flags), "intent") for m, b in send]
-        self.idmap.add_intents(rows)  # durable before a byte of the APPEND leaves
         outgoing = [Outgoing(b.size, self._flags_for_target(m.flags, permanent), m.internaldate, b.open, b.close_after_send)
                     for m, b in send]
         try:
@@ -550,9 +627,8 @@ class _UserJob:
             self.target_dirty = False
             if len(send) > 1:
                 # MULTIAPPEND is all or none: send one by one to find the message the server refuses.
-                self.idmap.drop(rows)
-                for one in send:
-                    self._send(mapping, s_uidv, t_uidv, [one], permanent)
+                for one, row in zip(send, rows, strict=True):
+                    self._send(mapping, t_uidv, [one], [row], permanent)
                 return
             self.idmap.drop(rows)
             m, _b = send[0]
