@@ -211,10 +211,44 @@ async def test_dashboard_shows_the_last_login_check_and_copy(tmp_path: Path, fro
 
 @pytest.mark.skipif(__import__("shutil").which("tmux") is None, reason="tmux is not installed")
 def test_copy_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
-    from tests.test_terminal_colours import colour_codes, is_grey, plain, run_in_tmux
+    import os
+    import subprocess
+    import sys
+    import time
 
-    screen = run_in_tmux(demo_path, {"NO_COLOR": "1", "TERM": "xterm-256color"}, ["4", "]", "]"])
-    assert not {c for c in colour_codes(screen) if not is_grey(c)}
-    text = plain(screen)
-    assert "○ idle" in text and "Identity map:" in text and "Progress" in text, text
+    from tests.test_terminal_colours import colour_codes, is_grey, plain
+
+    socket = session = f"mailmig-acct-{os.getpid()}"
+    command = (f"env NO_COLOR=1 TERM=xterm-256color PYTHONPATH={Path(__file__).parents[1]} MAILMIG_OPERATOR=tester "
+               f"{sys.executable} -m mailmig_tui {demo_path}; sleep 5")
+    tmux = ["tmux", "-L", socket]
+    subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+
+    def screen(escapes: bool = False) -> str:
+        return subprocess.run([*tmux, "capture-pane", *(["-e"] if escapes else []), "-p", "-t", session],
+                              capture_output=True, text=True).stdout
+
+    def press_until(key: str | None, shown: str, resend: bool = False) -> str:  # wait for the state
+        for attempt in range(300):
+            # the first key may come before the app reads keys: re-sent until its screen shows (it is
+            # idempotent); the others are sent once
+            if key is not None and (attempt == 0 or (resend and attempt % 20 == 0)):
+                subprocess.run([*tmux, "send-keys", "-t", session, key], check=True)
+            text = screen()
+            if shown in text:
+                return text
+            time.sleep(0.05)
+        raise AssertionError(f"{shown!r} never shown:\n{text}")
+
+    try:
+        press_until(None, "palette")
+        press_until("4", "Account sync", resend=True)
+        press_until("]", "Old IMAP")
+        press_until("]", "Identity map:")
+        raw = screen(escapes=True)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+    assert not {c for c in colour_codes(raw) if not is_grey(c)}
+    text = plain(raw)
+    assert "○ idle" in text and "Progress" in text, text
     assert len(text.splitlines()) <= 24 and all(len(line) <= 80 for line in text.splitlines())
