@@ -248,3 +248,27 @@ def test_split_name() -> None:
     assert split_name(User("a@x", "欧阳")) == ("阳", "欧")
     assert split_name(User("li.na@x")) == ("li.na", "li.na")
     assert STORED  # the helpers' table is what the lab tests use
+
+
+def test_get_many_reads_the_encrypted_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailmig_tui.core.accounts.passwords import password_states
+
+    project = demo_project(FIXED_NOW)
+    creds = credentials(tmp_path)
+    creds.set_many(project.domain, [("old", u.effective_old_login, "pw-" + u.email) for u in project.users[:3]])
+    creds.set(project.domain, "new", project.users[0].effective_new_login, "pw-" + project.users[0].email)
+    reads = 0
+    backend = creds.backend
+    original = backend._read  # type: ignore[attr-defined]
+
+    def counting() -> Any:
+        nonlocal reads
+        reads += 1
+        return original()
+
+    monkeypatch.setattr(backend, "_read", counting)
+    states = password_states(project, creds, project.users)
+    assert reads == 1
+    assert states[project.users[0].email] == (True, True, True)
+    assert states[project.users[1].email] == (True, False, False)
+    assert states[project.users[5].email] == (False, False, False)

@@ -132,43 +132,46 @@ class _Plan:
     smtp: tuple[str, str] | SideResult  # (login, password)
 
 
-def _spec(project: Project, credentials: Credentials, side: str, login: str, endpoint: Endpoint, auth: Auth) -> LoginSpec | SideResult:
+def _spec(secrets_: dict[tuple[str, str], str | None], side: str, login: str, endpoint: Endpoint,
+          auth: Auth) -> LoginSpec | SideResult:
     """How to log this user in on `side`: the user's own password when stored (that is what the check is
     for), else the admin login of a master/authzid setup (which proves less: that the mailbox opens)."""
     if not endpoint.host:
         return SideResult("not_configured")
-    try:
-        secret = credentials.get(project.domain, side, login)
-        if secret is not None:
-            return LoginSpec(login, secret, Auth())
-        if auth.method != "user":
-            admin = credentials.get(project.domain, side, auth.master_user)
-            if admin is not None:
-                return LoginSpec(login, admin, auth)
-    except CredentialError as exc:
-        return SideResult("error", str(exc))
+    secret = secrets_.get((side, login))
+    if secret is not None:
+        return LoginSpec(login, secret, Auth())
+    if auth.method != "user":
+        admin = secrets_.get((side, auth.master_user))
+        if admin is not None:
+            return LoginSpec(login, admin, auth)
     return SideResult("no_password", _("nothing stored for {login}").format(login=login))
 
 
 def plan_checks(project: Project, credentials: Credentials, users: list[User]) -> list[_Plan]:
-    """Read every secret on the calling thread (keyring backends are not all thread-safe)."""
+    """Read every secret on the calling thread, at once (keyring backends are not all thread-safe, and
+    the encrypted file is decrypted once rather than per user)."""
+    wanted = [pair for u in users for pair in (("old", u.effective_old_login), ("new", u.effective_new_login))]
+    wanted += [(side, p.auth.master_user) for side, p in (("old", project.old), ("new", project.new))
+               if p.auth.method != "user"]
+    try:
+        secrets_ = credentials.get_many(project.domain, wanted)
+    except CredentialError as exc:
+        failed = SideResult("error", str(exc))
+        return [_Plan(u, failed, failed, failed) for u in users]
     plans = []
     smtp_endpoint = project.new.smtp
     for user in users:
-        old = _spec(project, credentials, "old", user.effective_old_login, project.old.imap, project.old.auth)
-        new = _spec(project, credentials, "new", user.effective_new_login, project.new.imap, project.new.auth)
+        old = _spec(secrets_, "old", user.effective_old_login, project.old.imap, project.old.auth)
+        new = _spec(secrets_, "new", user.effective_new_login, project.new.imap, project.new.auth)
         smtp: tuple[str, str] | SideResult
+        secret = secrets_.get(("new", user.effective_new_login))
         if not smtp_endpoint.host:
             smtp = SideResult("not_configured")
+        elif secret is None:
+            smtp = SideResult("no_password", _("nothing stored for {login}").format(login=user.effective_new_login))
         else:
-            try:
-                secret = credentials.get(project.domain, "new", user.effective_new_login)
-            except CredentialError as exc:
-                secret, smtp = None, SideResult("error", str(exc))
-            else:
-                smtp = SideResult("no_password", _("nothing stored for {login}").format(login=user.effective_new_login))
-            if secret is not None:
-                smtp = (user.effective_new_login, secret)
+            smtp = (user.effective_new_login, secret)
         plans.append(_Plan(user, old, new, smtp))
     return plans
 

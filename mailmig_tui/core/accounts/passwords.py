@@ -41,6 +41,17 @@ def password_state(project: Project, credentials: Credentials, user: User) -> tu
     return old is not None, new is not None, old is not None and old == new
 
 
+def password_states(project: Project, credentials: Credentials, users: list[User]) -> dict[str, tuple[bool, bool, bool]]:
+    """`password_state` of many users, reading the store once."""
+    wanted = [pair for u in users for pair in (("old", u.effective_old_login), ("new", u.effective_new_login))]
+    secrets_ = credentials.get_many(project.domain, wanted)
+    out = {}
+    for u in users:
+        old, new = secrets_[("old", u.effective_old_login)], secrets_[("new", u.effective_new_login)]
+        out[u.email] = (old is not None, new is not None, old is not None and old == new)
+    return out
+
+
 def set_password(project: Project, credentials: Credentials, user: User, side: str, secret: str) -> None:
     if side not in ("old", "new"):
         raise ValueError(side)

@@ -36,7 +36,7 @@ from mailmig_tui.core.accounts.check import (
     saved_results,
     saved_side,
 )
-from mailmig_tui.core.accounts.passwords import generate_password, password_state, same_as_old, set_password
+from mailmig_tui.core.accounts.passwords import generate_password, password_states, same_as_old, set_password
 from mailmig_tui.core.credentials import needs_passphrase, open_credentials
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project, User
@@ -197,7 +197,7 @@ class UsersPanel(ProjectView, Vertical):
 
         def work() -> None:
             creds = open_credentials(prompt_for(passphrase))
-            self.buffer.push(PasswordStates({u.email: password_state(project, creds, u) for u in project.users},
+            self.buffer.push(PasswordStates(password_states(project, creds, project.users),
                                             creds.description))
 
         self.run_worker(work, name=_("Passwords"), group="accounts-password", thread=True, exit_on_error=False)
@@ -309,7 +309,7 @@ class UsersPanel(ProjectView, Vertical):
 
     def _check_work(self, project: Project, users: list[User], prompt: Any, cancel: threading.Event) -> list[AccountCheck]:
         credentials = open_credentials(prompt)
-        self.buffer.push(PasswordStates({u.email: password_state(project, credentials, u) for u in project.users},
+        self.buffer.push(PasswordStates(password_states(project, credentials, project.users),
                                         credentials.description))
         return check_accounts(project, credentials, users, self.buffer.push, cancel)
 
@@ -440,7 +440,7 @@ class UsersPanel(ProjectView, Vertical):
         def work() -> Any:
             creds = open_credentials(prompt_for(passphrase))
             result = change(project, creds)
-            self.buffer.push(PasswordStates({u.email: password_state(project, creds, u) for u in project.users},
+            self.buffer.push(PasswordStates(password_states(project, creds, project.users),
                                             creds.description))
             return result
 
