@@ -141,10 +141,11 @@ def render(fmt: ExportFormat, project: Project, credentials: Credentials | None)
     passwords = 0
     missing_password: list[str] = []
     nameless = 0
+    stored: dict[tuple[str, str], str | None] = {}
+    if fmt.has_password_column and credentials is not None:  # one read of the store, not one per user
+        stored = credentials.get_many(project.domain, [("new", u.effective_new_login) for u in project.users])
     for user in project.users:
-        password = None
-        if fmt.has_password_column and credentials is not None:
-            password = credentials.get(project.domain, "new", user.effective_new_login)
+        password = stored.get(("new", user.effective_new_login))
         if password:
             passwords += 1
         elif fmt.password_required:
