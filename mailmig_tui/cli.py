@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.provider",
     "mailmig_tui.commands.serve",
     "mailmig_tui.commands.backup",
+    "mailmig_tui.commands.accounts",
     "mailmig_tui.commands.copy",
     "mailmig_tui.commands.lab",
     "mailmig_tui.commands.notices",

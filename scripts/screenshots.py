@@ -32,7 +32,7 @@ from mailmig_tui.core.i18n import set_language  # noqa: E402
 from mailmig_tui.core.project_factory import demo_project  # noqa: E402
 from mailmig_tui.core.store import ProjectStore  # noqa: E402
 from mailmig_tui.ui.app import MailmigApp  # noqa: E402
-from mailmig_tui.ui.tour import VIEWS  # noqa: E402
+from mailmig_tui.ui.tour import SAMPLE_VIEWS, VIEWS  # noqa: E402
 
 OUT = ROOT / "screenshots"
 # Made elsewhere: the browser view of `mailmig serve` (MAILMIG_UPDATE_SCREENSHOTS=1 pytest tests/test_serve_browser.py).
@@ -164,6 +164,27 @@ async def shoot_health() -> Path:
     return Path(target)
 
 
+async def shoot_sample(name: str, keys: tuple[str, ...], stage: str) -> Path:
+    """An Account sync tab fed the fixed events of accounts_sample (no mail server)."""
+    from mailmig_tui.ui import accounts_sample
+
+    set_language("en")
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["MAILMIG_CREDENTIALS_FILE"] = str(Path(folder) / "creds.enc")  # locked: no real store shown
+        path = Path(folder) / "corp.example.mailmig.toml"
+        project = demo_project()
+        accounts_sample.prepare(project)
+        ProjectStore.create(path, project).close()
+        app = MailmigApp(ProjectStore.open(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*keys)
+            accounts_sample.show(app.screen, stage)
+            await pilot.pause(0.3)
+            target = app.save_screenshot(f"{name}.svg", str(OUT))
+        app.store.close()
+    return Path(target)
+
+
 def shoot_handbook() -> list[Path]:
     """The newcomer handbook (HTML, Chinese and English) as Chromium renders it, when Chromium is here."""
     from mailmig_tui.core import handbook
@@ -187,16 +208,21 @@ def shoot_handbook() -> list[Path]:
 
 
 async def main() -> None:
+    # --only PREFIX: shoot just the views whose name starts with PREFIX and keep the other files
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     OUT.mkdir(exist_ok=True)
-    for old in OUT.glob("*.*"):
-        if old.name not in KEEP:
-            old.unlink()
-    shots = [await shoot(name, keys) for name, keys in VIEWS]
-    shots += [await shoot_backup(stage) for stage in ("running", "verified")]
-    shots.append(await shoot("dashboard-zh", (), "zh_CN"))
-    shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
-    shots += await shoot_dns()
-    shots.append(await shoot_health())
+    if not only:
+        for old in OUT.glob("*.*"):
+            if old.name not in KEEP:
+                old.unlink()
+    shots = [await shoot(name, keys) for name, keys in VIEWS if name.startswith(only)]
+    shots += [await shoot_sample(name, keys, stage) for name, keys, stage in SAMPLE_VIEWS if name.startswith(only)]
+    if not only:
+        shots += [await shoot_backup(stage) for stage in ("running", "verified")]
+        shots.append(await shoot("dashboard-zh", (), "zh_CN"))
+        shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
+        shots += await shoot_dns()
+        shots.append(await shoot_health())
     converter = shutil.which("rsvg-convert")
     for svg in shots:
         if converter:

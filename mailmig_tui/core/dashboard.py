@@ -33,6 +33,16 @@ class Dashboard:
     overall: Progress
     next_milestone: str
     plan_problems: list[str]
+    results: list[str]  # the last backup, login check and copy, one line each (those that ran)
+
+
+def result_lines(project: Project) -> list[str]:
+    """One line per engine that has run: the last backup, the last login check, the last copy."""
+    from mailmig_tui.core.accounts.check import last_check_line
+    from mailmig_tui.core.backup.summary import last_run_line
+    from mailmig_tui.core.copy.summary import last_copy_line
+
+    return [line for line in (last_run_line(project), last_check_line(project), last_copy_line(project)) if line]
 
 
 def build(project: Project, now: datetime | None = None, next_count: int = 2) -> Dashboard:
@@ -65,6 +75,7 @@ def build(project: Project, now: datetime | None = None, next_count: int = 2) ->
         progress(project),
         milestone,
         [p.message for p in validate(project.plan)],
+        result_lines(project),
     )
 
 
@@ -92,6 +103,7 @@ def render_text(board: Dashboard) -> str:
             lines.append(f"      - {item.title}")
     lines.append("")
     lines.append(_("Overall: {done}/{total} checklist items done").format(done=board.overall.done, total=board.overall.total))
+    lines.extend(board.results)
     for problem in board.plan_problems:
         lines.append(_("Plan: {problem}").format(problem=problem))
     return "\n".join(lines)

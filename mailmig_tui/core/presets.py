@@ -12,7 +12,7 @@ from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import Provider
 
 # Facts about a provider that stay in the preset, not copied into the project.
-PRESET_ONLY_KEYS = ("auth_methods", "auth_docs")
+PRESET_ONLY_KEYS = ("auth_methods", "auth_docs", "bulk_import")  # bulk_import: core/accounts/export.py
 
 
 def preset_auth_methods(name: str) -> list[str]:
@@ -34,6 +34,12 @@ def _raw_presets() -> dict[str, dict[str, Any]]:
 
 def preset_names() -> list[str]:
     return list(_raw_presets())
+
+
+def bulk_import_format(name: str) -> dict[str, Any] | None:
+    """Preset `name`'s `[<name>.bulk_import]` table (the new provider's bulk-user file), if it has one."""
+    table = _raw_presets().get(name, {}).get("bulk_import")
+    return table if isinstance(table, dict) else None
 
 
 def preset_provider(name: str, domain: str) -> Provider:

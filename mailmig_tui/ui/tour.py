@@ -22,3 +22,11 @@ VIEWS: list[tuple[str, tuple[str, ...]]] = [
     ("7-aftercare", ("7", "]")),
     ("help", ("1", "f1")),
 ]
+
+# Views fed a fixed sequence of events (mailmig_tui/ui/accounts_sample.py) after their keys:
+# (name, keys, stage). tests/test_accounts_snapshots.py and scripts/screenshots.py use these.
+SAMPLE_VIEWS: list[tuple[str, tuple[str, ...], str]] = [
+    ("4-accounts-users", ("4", "]"), "users"),
+    ("4-accounts-copy", ("4", "]", "]"), "copy"),
+    ("4-accounts-verify", ("4", "]", "]", "]"), "verify"),
+]

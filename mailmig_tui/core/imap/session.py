@@ -40,6 +40,14 @@ class FatalUserError(Exception):
     """Retrying will not help (login refused, certificate rejected): the user fails with this reason."""
 
 
+class LoginRefused(FatalUserError):
+    """The server refused the login; `reply` is its own words (the accounts check sorts them)."""
+
+    def __init__(self, message: str, reply: str) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+
 @dataclass
 class LoginSpec:
     login: str  # the mailbox to open
@@ -158,8 +166,8 @@ def _login(client: IMAPClient, spec: LoginSpec) -> None:
         from mailmig_tui.core.oauth.advice import password_refused_hint
 
         hint = password_refused_hint(str(getattr(client, "host", "")))
-        raise FatalUserError(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc))
-                             + (f"; {hint}" if hint else "")) from None
+        raise LoginRefused(_("login refused for {who}: {reason}").format(who=who, reason=_text(exc))
+                           + (f"; {hint}" if hint else ""), _text(exc)) from None
 
 
 def _oauth2_login(client: IMAPClient, spec: LoginSpec) -> None:

@@ -8,7 +8,6 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from mailmig_tui.core import clock, dashboard, plan
-from mailmig_tui.core.backup.summary import last_run_line
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import PLAN_KEYS, Project
 from mailmig_tui.core.phases import Phase, PhaseStatus
@@ -61,16 +60,15 @@ class DashboardScreen(MailmigScreen):
 
     def refresh_body(self) -> None:
         board = dashboard.build(self.project, clock.now(), next_count=1)
-        summary = Text()
+        summary = Text(no_wrap=True, overflow="ellipsis")  # a long result line is cut, never wrapped off screen
         summary.append(f"{board.domain}", style="bold")
         summary.append(f": {board.old_name} → {board.new_name} · ")
         summary.append(_("{n} users").format(n=board.users))
         summary.append("\n" + _("Next: {milestone}").format(milestone=board.next_milestone), style="bold")
         summary.append("\n" + _("Overall: {done}/{total} checklist items done").format(
             done=board.overall.done, total=board.overall.total))
-        backup = last_run_line(self.project)
-        if backup:
-            summary.append("\n" + backup)
+        for line in board.results:  # the last backup, login check and copy
+            summary.append("\n" + line)
         self.query_one("#dash-summary", Static).update(summary)
 
         table = self.query_one(DataTable)
