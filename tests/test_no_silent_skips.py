@@ -62,6 +62,20 @@ def test_a_skip_fails_the_run_under_ci() -> None:
     assert local.returncode == 0 and "2 skipped" in local.stdout, local.stdout + local.stderr
 
 
+def test_a_module_skipped_at_import_fails_the_run_under_ci(tmp_path: Path) -> None:
+    probe = tmp_path / "test_needs_a_missing_module.py"
+    probe.write_text('import pytest\npytest.importorskip("no_such_module_mailmig")\n\n\ndef test_x() -> None:\n    pass\n')
+    def run(ci: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
+                               str(probe)], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "CI": ci, "PYTHONPATH": str(ROOT)}, timeout=110)
+
+    ci = run("true")
+    assert ci.returncode not in (0, 5) and "skipped under CI=true" in ci.stdout, ci.stdout + ci.stderr
+    local = run("")  # exit 5: nothing left to run, which is what a skipped module means here
+    assert local.returncode == 5 and "1 skipped" in local.stdout, local.stdout + local.stderr
+
+
 def test_every_test_has_a_timeout(pytestconfig: pytest.Config) -> None:
     assert pytestconfig.pluginmanager.hasplugin("timeout")
     assert float(pytestconfig.getoption("timeout") or 0) > 0, "pyproject addopts must set --timeout"
