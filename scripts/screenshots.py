@@ -122,8 +122,8 @@ async def shoot_dns() -> list[Path]:
 
 async def shoot_backup(stage: str) -> Path:
     """The Backup tab mid-run or after verify: a fixed sequence of engine events, no mail server."""
-    from mailmig_tui.ui import backup_sample
     from mailmig_tui.ui.phases.backup.panel import BackupPanel
+    from tests.samples import backup as backup_sample
 
     set_language("en")
     with tempfile.TemporaryDirectory() as folder:

@@ -1,7 +1,7 @@
 """The Backup tab at 80x24, mid-run and after verify (pytest-textual-snapshot).
 
 Deterministic without a mail server: the tab is fed the fixed sequence of engine events in
-mailmig_tui/ui/backup_sample.py with a fake clock, on the demo project written under the frozen clock.
+tests/samples/backup.py with a fake clock, on the demo project written under the frozen clock.
 scripts/screenshots.py draws the same two views into screenshots/. Update with --snapshot-update after a
 deliberate change, and look at the report before committing.
 """
@@ -16,10 +16,10 @@ import pytest
 
 from mailmig_tui.core.project_factory import demo_project
 from mailmig_tui.core.store import ProjectStore
-from mailmig_tui.ui import backup_sample
 from mailmig_tui.ui.app import MailmigApp
 from mailmig_tui.ui.phases.backup.panel import BackupPanel
 from tests.conftest import FIXED_NOW
+from tests.samples import backup as backup_sample
 
 
 @pytest.mark.parametrize("stage", backup_sample.STAGES)

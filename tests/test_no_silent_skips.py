@@ -48,7 +48,7 @@ def test_probe_plain_skip() -> None:
 
 def _child(ci: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MAILMIG_PROBE": "act", "CI": ci, "PATH": USER_PATH}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:textual-snapshot",
                            "tests/test_no_silent_skips.py::test_probe_missing_server",
                            "tests/test_no_silent_skips.py::test_probe_plain_skip"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=110)
@@ -60,6 +60,20 @@ def test_a_skip_fails_the_run_under_ci() -> None:
     assert "2 failed" in ci.stdout and "CI=true" in ci.stdout, ci.stdout
     local = _child("")
     assert local.returncode == 0 and "2 skipped" in local.stdout, local.stdout + local.stderr
+
+
+def test_a_module_skipped_at_import_fails_the_run_under_ci(tmp_path: Path) -> None:
+    probe = tmp_path / "test_needs_a_missing_module.py"
+    probe.write_text('import pytest\npytest.importorskip("no_such_module_mailmig")\n\n\ndef test_x() -> None:\n    pass\n')
+    def run(ci: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:textual-snapshot", "-p", "tests.conftest",
+                               str(probe)], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "CI": ci, "PYTHONPATH": str(ROOT)}, timeout=110)
+
+    ci = run("true")
+    assert ci.returncode not in (0, 5) and "skipped under CI=true" in ci.stdout, ci.stdout + ci.stderr
+    local = run("")  # exit 5: nothing left to run, which is what a skipped module means here
+    assert local.returncode == 5 and "1 skipped" in local.stdout, local.stdout + local.stderr
 
 
 def test_every_test_has_a_timeout(pytestconfig: pytest.Config) -> None:
