@@ -290,6 +290,8 @@ class DnsWatchPanel(ProjectView, Vertical):
             self.watcher.ignore_unreachable = self.ignore_unreachable
         self.app.notify(_("Resolvers that never answered are now left out of \"complete\".") if self.ignore_unreachable
                         else _("Every resolver in the list counts again."), timeout=6)
+        if self.state == "watching":
+            self._last_sweep = None  # sweep again now, so "complete" follows the choice at once
         self._nudge.set()
         self._render_status()
 
