@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.users",
     "mailmig_tui.commands.backup",
     "mailmig_tui.commands.lab",
+    "mailmig_tui.commands.matrix",
 ]
 
 
