@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 from mailmig_tui.core import clock, dashboard, plan
 from mailmig_tui.core.backup.summary import last_run_line
 from mailmig_tui.core.i18n import N_, _
+from mailmig_tui.core.matrix.results import dashboard_line as matrix_line
 from mailmig_tui.core.model import PLAN_KEYS, Project
 from mailmig_tui.core.phases import Phase, PhaseStatus
 from mailmig_tui.ui.screens.base import MailmigScreen
@@ -70,6 +71,9 @@ class DashboardScreen(MailmigScreen):
         backup = last_run_line(self.project)
         if backup:
             summary.append("\n" + backup)
+        matrix = matrix_line(self.project)
+        if matrix:
+            summary.append("\n" + matrix)
         self.query_one("#dash-summary", Static).update(summary)
 
         table = self.query_one(DataTable)
