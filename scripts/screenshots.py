@@ -131,12 +131,35 @@ async def shoot_backup(stage: str) -> Path:
     return Path(target)
 
 
+async def shoot_matrix(stage: str) -> Path:
+    """The Testing screen's Matrix tab mid-run or with failures: fixed results, no mail server."""
+    from mailmig_tui.ui.phases.testing import sample
+    from mailmig_tui.ui.phases.testing.matrix import MatrixPanel
+
+    set_language("en")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corp.example.mailmig.toml"
+        project = demo_project()
+        if stage == "failures":
+            sample.prepare(project)
+        ProjectStore.create(path, project).close()
+        app = MailmigApp(ProjectStore.open(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5", "]")
+            sample.show(app.screen.query_one(MatrixPanel), stage)
+            await pilot.pause(0.3)
+            target = app.save_screenshot(f"5-testing-matrix-{stage}.svg", str(OUT))
+        app.store.close()
+    return Path(target)
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.*"):
         old.unlink()
     shots = [await shoot(name, keys) for name, keys in VIEWS]
     shots += [await shoot_backup(stage) for stage in ("running", "verified")]
+    shots += [await shoot_matrix(stage) for stage in ("running", "failures")]
     shots.append(await shoot("dashboard-zh", (), "zh_CN"))
     shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
     shots += await shoot_dns()

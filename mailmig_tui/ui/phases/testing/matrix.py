@@ -307,8 +307,13 @@ class MatrixPanel(ProjectView, Vertical):
     def _drain(self) -> None:
         for event in self.buffer.drain():
             self.apply_event(event, refresh=False)
-        self._show_info()
-        self._show_detail()
+        self.redraw()
+
+    def redraw(self) -> None:
+        """The lines above and below the grid, from the current state."""
+        if self.is_mounted:
+            self._show_info()
+            self._show_detail()
 
     # --- keys -----------------------------------------------------------------------------------
 
