@@ -7,7 +7,8 @@
 # policy-rc.d keeps them stopped; the tests run their own instances from their own config.
 set -euo pipefail
 
-packages=(python3-venv dovecot-imapd dovecot-lmtpd dovecot-core postfix opendkim opendkim-tools nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl)
+packages=(python3-venv dovecot-imapd dovecot-lmtpd dovecot-core postfix opendkim opendkim-tools nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl
+  swaks)  # swaks: bench/matrix.py's peer, the SMTP test tool admins use by hand
 
 missing=()
 for p in "${packages[@]}"; do

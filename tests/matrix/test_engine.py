@@ -177,3 +177,9 @@ def _wait_open(port: int) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"port {port} did not open")
+
+
+def test_send_alone_still_removes_its_probe(good_zone: MailLab) -> None:
+    cells = run(good_zone, users=["cat@corp.test"], checks=["send"])
+    assert list(cells) == [("cat@corp.test", "send")] and cells[("cat@corp.test", "send")].status == PASSED
+    assert probes_left(good_zone.new, "cat@corp.test") == 0

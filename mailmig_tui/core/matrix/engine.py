@@ -231,7 +231,8 @@ class MatrixEngine:
         # 1-2: logins (kept open for the checks that read mailboxes).
         if self._needs("old_login", "present", "mx"):
             row.old, row.old_error = self._login(row, "old_login", row.secrets.old, self.project.old.imap)
-        if self._needs("new_login", "receive", "mx", "present", "dkim"):
+        # The new mailbox is opened for every check that sends a probe, if only to delete it afterwards.
+        if self._needs("new_login", "send", "receive", "mx", "present", "dkim"):
             row.new, row.new_error = self._login(row, "new_login", row.secrets.new, self.project.new.imap)
         if row.new is not None:
             probes.delete_stale(row.new, "INBOX", self.active_tokens)
