@@ -331,6 +331,7 @@ class _UserJob:
         self.problems: list[str] = []
         self.done_folders: set[bytes] = set()
         self._scanned: dict[bytes, tuple[int, list[SourceMsg]]] = {}  # from _announce, used once by _folder
+        self._unchanged: set[bytes] = set()  # folders _announce found with nothing to do on either side
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -416,6 +417,7 @@ class _UserJob:
         assert self.source is not None
         folders = messages = size = 0
         writing: list[FolderMapping] = []
+        unchanged: list[tuple[FolderMapping, int]] = []
         for mapping in plan:
             if mapping.action != "copy":
                 continue
@@ -423,9 +425,14 @@ class _UserJob:
             uidvalidity, exists = self.source.open_folder(folder)
             metas = self._since(self.source.metadata(exists))
             self._scanned[mapping.source_raw] = (uidvalidity, metas)
-            have = {r.source_uid for r in self.idmap.rows(self.user, mapping.source_raw)
-                    if r.source_uidvalidity == uidvalidity and r.state == "done"}
+            rows = self.idmap.rows(self.user, mapping.source_raw)
+            have = {r.source_uid: r for r in rows if r.source_uidvalidity == uidvalidity and r.state == "done"}
             todo = [m for m in metas if m.uid not in have]
+            state = self.idmap.folder(self.user, mapping.source_raw)
+            if (not todo and state is not None and state.source_uidvalidity == uidvalidity and mapping.exists
+                    and state.target_raw == mapping.target_raw and len(have) == len(rows)
+                    and all(have[m.uid].flags == " ".join(m.flags) for m in metas)):
+                unchanged.append((mapping, state.target_uidvalidity))
             folders += 1
             messages += len(todo)
             size += sum(max(m.size, 0) for m in todo)
@@ -434,6 +441,13 @@ class _UserJob:
             self.controls.checkpoint()
         if writing and not self.opt.dry_run:
             self._mark_inflight(writing)
+        # Nothing new, no flag change, nothing pending, and the target folder is the one we wrote to (same
+        # UIDVALIDITY, a STATUS away): the folder is skipped without selecting it on either side again.
+        assert self.target is not None
+        for mapping, t_uidv in unchanged:
+            st = self.target.folder_status(mapping.target_raw, [b"UIDVALIDITY"])
+            if int(st[b"UIDVALIDITY"]) == t_uidv and self.idmap.inflight(self.user, mapping.target_raw) is None:
+                self._unchanged.add(mapping.source_raw)
         self.engine.emit(UserPlanned(self.user, folders, messages, size))
 
     def _mark_inflight(self, mappings: list[FolderMapping]) -> None:
@@ -458,6 +472,11 @@ class _UserJob:
 
     def _folder(self, mapping: FolderMapping) -> None:
         assert self.source is not None and self.target is not None
+        if mapping.source_raw in self._unchanged:
+            n = len(self._scanned.pop(mapping.source_raw, (0, []))[1])
+            self.engine.emit(FolderStarted(self.user, mapping.source_name, 0, 0, n))
+            self.engine.emit(FolderCopied(self.user, mapping.source_name, mapping.target_name, 0, n, 0, 0, 0))
+            return
         source_folder = _source_folder(mapping)
         s_uidv, exists = self.source.open_folder(source_folder)
         scanned = self._scanned.pop(mapping.source_raw, None)
