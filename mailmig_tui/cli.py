@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.dns",
     "mailmig_tui.commands.users",
     "mailmig_tui.commands.backup",
+    "mailmig_tui.commands.copy",
     "mailmig_tui.commands.lab",
     "mailmig_tui.commands.matrix",
 ]

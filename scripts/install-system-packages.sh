@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test lab and benchmarks need: real IMAP (Dovecot), SMTP (Postfix),
 # authoritative DNS (NSD, Knot), caching resolvers (Unbound), OpenDKIM (the new provider's DKIM signer
-# in the mail lab), the peer tools we benchmark against (isync/mbsync, offlineimap3) and
-# tmux/rsvg-convert for screenshots.
+# in the mail lab), the peer tools we benchmark against (isync/mbsync, offlineimap3, imapsync's Perl
+# modules, swaks) and tmux/rsvg-convert for screenshots.
 # Debian starts these daemons on install and they would then hold ports 53/143/993/25, so a temporary
 # policy-rc.d keeps them stopped; the tests run their own instances from their own config.
 set -euo pipefail
 
-packages=(python3-venv dovecot-imapd dovecot-lmtpd dovecot-core postfix opendkim opendkim-tools nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl
-  swaks)  # swaks: bench/matrix.py's peer, the SMTP test tool admins use by hand
+packages=(python3-venv dovecot-imapd dovecot-lmtpd dovecot-core postfix opendkim opendkim-tools nsd knot knot-dnsutils
+  unbound isync offlineimap3 tmux librsvg2-bin openssl
+  # swaks: bench/matrix.py's peer, the SMTP test tool admins use by hand
+  swaks
+  # imapsync (bench/copy.py's peer, a Perl script in ../shared/anchors/imapsync) runs on these:
+  libmail-imapclient-perl libio-socket-ssl-perl libio-socket-inet6-perl libio-tee-perl
+  libfile-copy-recursive-perl libfile-tail-perl libunicode-string-perl libreadonly-perl
+  libsys-meminfo-perl libregexp-common-perl libencode-imaputf7-perl libterm-readkey-perl
+  libdigest-hmac-perl liburi-perl libdata-uniqid-perl libproc-processtable-perl)
 
 missing=()
 for p in "${packages[@]}"; do

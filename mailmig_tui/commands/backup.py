@@ -62,12 +62,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "verify", help=_("prove the backup complete: server against archive, every file against its checksum"),
         description=_("For each user and folder, compare what the server has (count, UIDs, sizes) with the "
                       "archive, and check every archived file against its sha256. Exit codes: 0 no difference; "
-                      "1 a difference or a user that could not be checked; 2-5 as for backup."))
+                      "1 a difference or a user that could not be checked; 2-5 as for backup. With --copy it proves the "
+                      "copy to the new provider instead (see `mailmig copy --help`)."))
     p.add_argument("project", type=Path)
     p.add_argument("--users", help=_("comma-separated emails of the users to check (default: all)"))
     p.add_argument("--dest", type=Path, help=_("archive folder (default: as for backup)"))
     p.add_argument("--workers", type=int, default=0, help=_("parallel connections"))
     p.add_argument("--json", action="store_true", help=_("print one JSON event per line"))
+    # `--copy` proves the copy to the new provider instead (commands/copy.py does the work).
+    p.add_argument("--copy", action="store_true", help=_("prove the copy to the new provider: per user and folder, "
+                                                         "source against target by content hash"))
+    p.add_argument("--source", choices=["old", "archive"], default="old",
+                   help=_("with --copy: compare with the old provider (default) or the backup archive (--dest)"))
+    p.add_argument("--since", help=_("with --copy: only source messages on or after this day, as copied"))
+    p.add_argument("--copy-dir", type=Path, help=_("with --copy: the identity map folder (for its [copy] settings)"))
     p.set_defaults(func=cmd_verify)
 
 
@@ -190,6 +198,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.copy:
+        from mailmig_tui.commands.copy import cmd_verify_copy
+
+        return cmd_verify_copy(args)
     out = Reporter(args.json)
     store = _open(args.project)
     try:

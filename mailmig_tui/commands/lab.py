@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--project", type=Path, help=_("point this project at the lab and import its users"))
     s.add_argument("--no-smtp", action="store_true",
                    help=_("IMAP only: no Postfix, OpenDKIM and DNS (the test matrix needs them)"))
+    s.add_argument("--new-prefix", choices=["", "INBOX."], default="",
+                   help=_("the new provider's namespace prefix: \"INBOX.\" makes it Courier-style (every folder "
+                          "under INBOX., separator \".\", SPECIAL-USE Sent/Drafts/Trash/Junk folders)"))
     s.set_defaults(func=cmd_start)
     for name, func, text in (("stop", cmd_stop, _("stop the lab's servers")),
                              ("status", cmd_status, _("say whether the lab's servers run"))):
@@ -97,11 +100,13 @@ def _start(args: argparse.Namespace) -> int:
             lab.start()
     else:
         args.dir.mkdir(parents=True, exist_ok=True)
+        special = ({"Sent Messages": "\\Sent", "Drafts": "\\Drafts", "Deleted Messages": "\\Trash", "Junk": "\\Junk"}
+                   if args.new_prefix else None)
         if smtp:
-            mail = MailLab.create(args.dir)
+            mail = MailLab.create(args.dir, new_prefix=args.new_prefix, new_special_use=special)
             lab = mail.imap
         else:
-            lab = Lab.create(args.dir)
+            lab = Lab.create(args.dir, new_prefix=args.new_prefix, new_special_use=special)
         rows = []
         for i in range(1, args.users + 1):
             email = f"user{i}@{domain}"
@@ -128,7 +133,8 @@ def _start(args: argparse.Namespace) -> int:
     print(_("Lab running in {dir}").format(dir=args.dir.absolute()))
     for inst in (lab.old, lab.new):
         print(_("  {name} provider: IMAP+STARTTLS localhost:{imap}, IMAPS localhost:{imaps}, separator {sep!r}").format(
-            name=inst.name, imap=inst.imap_port, imaps=inst.imaps_port, sep=inst.separator))
+            name=inst.name, imap=inst.imap_port, imaps=inst.imaps_port, sep=inst.separator)
+              + (_(", prefix {prefix!r}").format(prefix=inst.prefix) if inst.prefix else ""))
         print(_("    certificate: {fp}").format(fp=inst.fingerprint))
     print(_("  master user: {user} / {pw} (log in as user*{user}, or SASL PLAIN authzid)").format(
         user=MASTER_USER, pw=MASTER_PASSWORD))

@@ -17,6 +17,7 @@ class RunStarted:
     users: tuple[str, ...]
     dest: str
     workers: int
+    phase: str = ""  # the copy's "prestage" (before the MX cutover) or "delta" (after); "" for others
 
 
 @dataclass(frozen=True, slots=True)

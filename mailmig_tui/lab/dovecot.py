@@ -60,6 +60,12 @@ class DovecotInstance:
     separator: str = "/"
     fingerprint: str = ""
     users: dict[str, str] = field(default_factory=dict)
+    # The personal namespace's prefix: "" (folders at the top, like most providers) or "INBOX." (Courier
+    # style: every folder under INBOX, as some hosted providers still do).
+    prefix: str = ""
+    # Folders the server announces with a SPECIAL-USE flag (RFC 6154), name -> flag, e.g.
+    # {"Sent Messages": "\\Sent"}; created for every user on first login. Empty: no SPECIAL-USE.
+    special_use: dict[str, str] = field(default_factory=dict)
 
     @property
     def config(self) -> Path:
@@ -134,8 +140,8 @@ mail_location = sdbox:{r}/mail/%u:LAYOUT=index
 namespace inbox {{
   inbox = yes
   separator = {self.separator}
-  prefix =
-}}
+  prefix = {self.prefix}
+{self._special_use_config()}}}
 mail_plugins =
 imap_max_line_length = 1M
 mail_max_userip_connections = 100
@@ -182,6 +188,10 @@ userdb {{
 }}
 """)
         self.write_users()
+
+    def _special_use_config(self) -> str:
+        return "".join(f'  mailbox "{name}" {{\n    special_use = {flag}\n    auto = subscribe\n  }}\n'
+                       for name, flag in self.special_use.items())
 
     def write_users(self) -> None:
         lines = "".join(f"{login}:{{PLAIN}}{pw}\n" for login, pw in self.users.items())
@@ -324,7 +334,9 @@ class Lab:
     new: DovecotInstance
 
     @classmethod
-    def create(cls, root: Path) -> Lab:
+    def create(cls, root: Path, new_prefix: str = "", new_special_use: dict[str, str] | None = None) -> Lab:
+        """`new_prefix="INBOX."` makes the new provider Courier-style (every folder under INBOX.);
+        `new_special_use` gives it SPECIAL-USE folders (name -> flag)."""
         root = root.absolute()
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o711)
@@ -332,7 +344,8 @@ class Lab:
         # Different hierarchy separators on purpose: `..` is a legal name only where `.` is not the
         # separator, and `a/b` is one folder only where `/` is not.
         old = DovecotInstance("old", root / "old", separator="/")
-        new = DovecotInstance("new", root / "new", separator=".")
+        new = DovecotInstance("new", root / "new", separator=".", prefix=new_prefix,
+                              special_use=dict(new_special_use or {}))
         lab = cls(root, old, new)
         for inst in (old, new):
             inst.root.mkdir(parents=True, exist_ok=True)

@@ -86,9 +86,10 @@ class MailLab:
     state: dict[str, Any] = field(default_factory=dict)  # the zone options last applied
 
     @classmethod
-    def create(cls, root: Path, domain: str = DOMAIN, prefix: str = PREFIX) -> MailLab:
+    def create(cls, root: Path, domain: str = DOMAIN, prefix: str = PREFIX, new_prefix: str = "",
+               new_special_use: dict[str, str] | None = None) -> MailLab:
         root = root.absolute()
-        imap = Lab.create(root)
+        imap = Lab.create(root, new_prefix=new_prefix, new_special_use=new_special_use)
         check_traversable(root)
         dkim = OpenDkimInstance(root / "opendkim", domain)
         dkim.write_config()

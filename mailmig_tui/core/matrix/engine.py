@@ -27,6 +27,7 @@ from datetime import datetime
 from imapclient import IMAPClient
 
 from mailmig_tui.core import clock
+from mailmig_tui.core.copy.config import CopyConfig
 from mailmig_tui.core.credentials import Credentials
 from mailmig_tui.core.dns.config import DnsConfig
 from mailmig_tui.core.errors import CredentialError
@@ -153,8 +154,10 @@ class _Row:
 class MatrixEngine:
     def __init__(self, project: Project, credentials: Credentials, *, users: list[User], checks: list[str] | None = None,
                  config: MatrixConfig | None = None, dns: DnsConfig | None = None,
-                 on_event: Callable[[MatrixEvent], None] | None = None, cancel: threading.Event | None = None) -> None:
+                 on_event: Callable[[MatrixEvent], None] | None = None, cancel: threading.Event | None = None,
+                 copy_config: CopyConfig | None = None) -> None:
         self.project = project
+        self.copy_config = copy_config
         self.users = users
         self.checks = [c for c in CHECK_IDS if checks is None or c in checks]
         self.config = config or MatrixConfig()
@@ -406,7 +409,7 @@ class MatrixEngine:
                 side=side, why=why), at, t0)
             return
         try:
-            status, reason, details = compare(row.old, row.new, self.config.newest)
+            status, reason, details = compare(row.old, row.new, self.config.newest, self.copy_config)
         except (*TRANSIENT_ERRORS,) as exc:
             self._emit(row, "present", FAILED, _error_text(exc), at, t0)
             return

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mailmig_tui.core import clock
+from mailmig_tui.core.copy.config import project_copy_config
 from mailmig_tui.core.credentials import Credentials
 from mailmig_tui.core.dns.project import project_config
 from mailmig_tui.core.errors import UsageError
@@ -71,10 +72,12 @@ def run_matrix(project_path: Path, project: Project, credentials: Credentials, u
                cancel: threading.Event | None = None) -> Outcome:
     config = project_matrix_config(project, project_path)
     dns = project_config(project, project_path)
+    copy_config = project_copy_config(project, project_path)  # "Mail present" maps folders as the copy did
     path = db_path(project_path, config)
     db = ResultsDb(path)
     try:
-        engine = MatrixEngine(project, credentials, users=users, checks=checks, config=config, dns=dns, cancel=cancel)
+        engine = MatrixEngine(project, credentials, users=users, checks=checks, config=config, dns=dns, cancel=cancel,
+                              copy_config=copy_config)
         run_id = db.start_run(len(users), engine.checks)
 
         def forward(event: MatrixEvent) -> None:
