@@ -145,7 +145,7 @@ def _start(args: argparse.Namespace) -> int:
             sel=mail.dkim.selector))
         print(_("  old provider SMTP: MX {mx}:25").format(mx=mail.old_smtp.mx_address))
         print(_("  DNS: {domain} served by NSD on {auth}, resolver {resolver}; MX points at the {side} provider").format(
-            domain=MAIL_DOMAIN, auth=", ".join([mail.prefix + "1", mail.prefix + "2"]), resolver=mail.resolver(),
+            domain=MAIL_DOMAIN, auth=", ".join(mail.authoritative()), resolver=mail.resolver(),
             side=mail.state.get("mx", "new")))
     if args.project:
         _point_project(args.project, lab, args.dir / "users.csv", mail)

@@ -3,7 +3,7 @@
 - old and new provider: Dovecot (IMAP, LMTP, auth socket) + Postfix (port 25 on its own 127.x address,
   submission with STARTTLS and implicit TLS on 127.0.0.1, SASL through Dovecot, delivery over LMTP);
 - the new provider signs submitted mail with OpenDKIM;
-- the DNS lab (NSD + Unbound on MAILMIG_DNS_LAB_PREFIX) serves corp.test with its MX pointing at the old
+- the DNS lab (NSD on MAILMIG_DNS_LAB_PREFIX + 101/102, Unbound from +111) serves corp.test with its MX pointing at the old
   or the new provider, the DKIM key, SPF, SRV and autoconfig/autodiscover names.
 
 Everything listens on 127.0.0.0/8; every process is stopped by its pid file.
@@ -138,7 +138,8 @@ class MailLab:
             self.dkim.start()
             self.new_smtp.start()
             self.old_smtp.start()
-            self.dns = DnsLab(base=self.dns_base, prefix=self.prefix, plain_resolvers=1)
+            self.dns = DnsLab(base=self.dns_base, prefix=self.prefix, plain_resolvers=1, primary=self.prefix + "101",
+                              secondary=self.prefix + "102", first_resolver=111)
             self.dns.start()
             self.apply_zone(**self.state)
         except BaseException:
@@ -168,13 +169,16 @@ class MailLab:
 
     def resolver(self) -> str:
         """The address of the lab's (first plain) resolver."""
-        return self.prefix + "11"
+        return self.prefix + "111"
+
+    def authoritative(self) -> list[str]:
+        return [self.prefix + "101", self.prefix + "102"]
 
     def project_sections(self) -> dict[str, Any]:
         """The `[dns]` and `[matrix]` sections of a project that uses this lab."""
         return {
             "dns": {"timeout": 1.0, "resolvers": [{"name": "lab", "address": self.resolver()}],
-                    "authoritative": [self.prefix + "1", self.prefix + "2"]},
+                    "authoritative": self.authoritative()},
             "matrix": {"probe_timeout": 20, "sending_ips": ["127.0.0.1"],
                        "client_hosts": ["imap.newmail.test", "smtp.newmail.test", "autoconfig.newmail.test",
                                         "autodiscover.newmail.test"],
