@@ -23,7 +23,7 @@ from mailmig_tui.core.i18n import _
 from mailmig_tui.core.matrix.checks import CHECK_IDS, FAILED, NOT_RUN, PASSED, WARNING, Cell, parse_checks, title
 from mailmig_tui.core.matrix.engine import CellDone, MatrixEvent, MatrixStarted
 from mailmig_tui.core.matrix.results import record_run, summary
-from mailmig_tui.core.matrix.runner import Outcome, run_matrix, select_users
+from mailmig_tui.core.matrix.runner import Outcome, check_settings, run_matrix, select_users
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
 
@@ -118,6 +118,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     try:
         project = store.project
         users = select_users(project, args.users)
+        check_settings(project, store.path)
         creds = open_credentials(terminal_passphrase_prompt)
         cancel = threading.Event()
 

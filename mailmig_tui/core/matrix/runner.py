@@ -48,6 +48,14 @@ def select_users(project: Project, spec: str | None) -> list[User]:
     return chosen
 
 
+def check_settings(project: Project, project_path: Path) -> None:
+    """Read `[matrix]`, `[dns]` and `[copy]` now, so a bad value is told (line and key) before anything
+    asks for a passphrase or connects."""
+    project_matrix_config(project, project_path)
+    project_config(project, project_path)
+    project_copy_config(project, project_path)
+
+
 @dataclass
 class Outcome:
     cells: list[Cell]

@@ -28,11 +28,12 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
+from mailmig_tui.core.errors import MailmigError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.matrix.checks import CHECK_IDS, FAILED, MEANINGS, NOT_RUN, PASSED, WARNING, Cell, title
 from mailmig_tui.core.matrix.engine import CellDone, CellStarted, MatrixEvent, MatrixFinished, MatrixStarted
 from mailmig_tui.core.matrix.results import dashboard_line, record_run
-from mailmig_tui.core.matrix.runner import Outcome, latest_cells, run_matrix
+from mailmig_tui.core.matrix.runner import Outcome, check_settings, latest_cells, run_matrix
 from mailmig_tui.core.model import Project, User
 from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog
@@ -365,6 +366,13 @@ class MatrixPanel(ProjectView, Vertical):
 
     def _start(self, emails: list[str], checks: list[str] | None) -> None:
         if self.worker_running or not emails:
+            return
+        try:
+            check_settings(self.project, self.mailmig.store.path)
+        except MailmigError as exc:
+            self.problem = str(exc)
+            self.app.notify(str(exc), title=_("Test matrix"), severity="error", timeout=10)
+            self.redraw()
             return
         with_passphrase(self.app, partial(self._start_worker, emails, checks))
 
