@@ -11,6 +11,7 @@ with fixed data to get the same picture every time.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -351,6 +352,10 @@ class MatrixPanel(ProjectView, Vertical):
             self.scope = "all"
         else:
             self.scope = "all" if self.scope == "pilots" else "pilots"
+        label = _("Pilots") if self.scope == "all" else _("All users")
+        self._bindings.key_to_bindings["w"] = [
+            dataclasses.replace(b, description=label) for b in self._bindings.key_to_bindings.get("w", [])]
+        self.refresh_bindings()
         self.rebuild()
 
     def action_cancel(self) -> None:
