@@ -70,3 +70,24 @@ def test_a_bad_matrix_section_is_one_line_naming_line_and_key(tmp_path: Path) ->
     assert result.returncode == 3, result.stderr
     assert "key matrix.probe_timeout: must be between 1 and 3600" in result.stderr and "line" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_sending_limit_spaces_submissions_and_stops_on_cancel() -> None:
+    import threading
+    import time
+
+    from mailmig_tui.core.matrix.engine import RateLimit
+
+    cancel = threading.Event()
+    limit = RateLimit(6000, cancel)  # one every 10 ms
+    t0 = time.monotonic()
+    for _ in range(6):
+        limit.wait()
+    assert time.monotonic() - t0 >= 0.05  # five intervals at least, however fast the machine
+    slow = RateLimit(1, cancel)  # one a minute
+    slow.wait()
+    cancel.set()
+    t0 = time.monotonic()
+    slow.wait()  # would wait a minute; the cancel ends it
+    assert time.monotonic() - t0 < 30
+    assert RateLimit(0, cancel).interval == 0.0

@@ -138,6 +138,27 @@ def _error_text(exc: BaseException) -> str:
     return _("connection problem: {error}").format(error=detail)
 
 
+class RateLimit:
+    """At most `per_minute` submissions a minute across all workers (the provider's
+    `limits.messages_per_minute`); 0 means no limit. Waiting stops early when the run is cancelled."""
+
+    def __init__(self, per_minute: int, cancel: threading.Event) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.cancel = cancel
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self.cancel.wait(slot - now)
+
+
 @dataclass
 class _Row:
     """The state of one user's row while it runs."""
@@ -165,6 +186,7 @@ class MatrixEngine:
         self.on_event = on_event or (lambda _event: None)
         self.cancel = cancel or threading.Event()
         self.secrets = read_secrets(project, credentials, users)
+        self.rate = RateLimit(project.new.limits.messages_per_minute, self.cancel)
         self.active_tokens: set[str] = set()
         self._lock = threading.Lock()
         self._client_result: tuple[str, str] | None = None
@@ -286,6 +308,9 @@ class MatrixEngine:
         return client, ""
 
     def _send(self, row: _Row) -> tuple[str, float] | None:
+        self.rate.wait()  # the provider's sending limit, shared by every worker (not counted in the cell's time)
+        if self.cancel.is_set():
+            return None
         at, t0 = self._begin(row, "send")
         if row.secrets.new_password is None:
             self._emit(row, "send", FAILED, row.secrets.new_password_problem, at, t0)
