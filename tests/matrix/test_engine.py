@@ -206,3 +206,14 @@ def test_spf_check_host_against_the_lab_zone(good_zone: MailLab) -> None:
 
 def lookup_config(lab: MailLab):  # type: ignore[no-untyped-def]
     return parse_dns_section(matrix_project(lab).sections["dns"])
+
+
+def test_client_settings_read_the_autoconfig_file(good_zone: MailLab) -> None:
+    client = run(good_zone, users=["cat@corp.test"], checks=["client"])[("cat@corp.test", "client")]
+    assert client.status == PASSED
+    good_zone.new_web.stop()
+    try:
+        client = run(good_zone, users=["cat@corp.test"], checks=["client"])[("cat@corp.test", "client")]
+        assert client.status == "warning" and "config file could not be read" in client.reason
+    finally:
+        good_zone.new_web.start()
