@@ -92,6 +92,10 @@ async def test_run_everything_for_the_pilots_then_one_cell_then_widen(project_pa
         # Widen to everyone: cat and dan appear, never run.
         await pilot.press("w")
         assert panel.table.row_count == 4 and cell(panel, "cat@corp.test", "send") == "·"
+        # The overview shows the summary.
+        await pilot.press("0")
+        summary = str(app.screen.query_one("#dash-summary", Static).render())
+        assert "Test matrix: pilots 2/2 pass; all 2/4" in summary
     app.store.close()
 
 

@@ -32,6 +32,7 @@ from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
 from mailmig_tui.core.errors import MailmigError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.matrix.checks import CHECK_IDS, FAILED, MEANINGS, NOT_RUN, PASSED, WARNING, Cell, title
+from mailmig_tui.core.matrix.config import db_path, project_matrix_config
 from mailmig_tui.core.matrix.engine import CellDone, CellStarted, MatrixEvent, MatrixFinished, MatrixStarted
 from mailmig_tui.core.matrix.results import dashboard_line, record_run
 from mailmig_tui.core.matrix.runner import Outcome, check_settings, latest_cells, run_matrix
@@ -110,6 +111,8 @@ class MatrixPanel(ProjectView, Vertical):
         self._run_t0 = 0.0
         self._timer: Timer | None = None
         self._loaded = False
+        self._fixed = False  # show_results() was given fixed cells: do not reload from the database
+        self._stamp: object = None
         self._closing = False
 
     @property
@@ -134,9 +137,17 @@ class MatrixPanel(ProjectView, Vertical):
             self.cancel_event.set()
 
     def _load(self) -> None:
-        if self._loaded:
+        """Read the latest cells from the results database (again when `mailmig test` changed it)."""
+        try:
+            path = db_path(self.mailmig.store.path, project_matrix_config(self.project, self.mailmig.store.path))
+            wal = path.with_name(path.name + "-wal")
+            stamp = (path.stat().st_mtime if path.exists() else None, wal.stat().st_mtime if wal.exists() else None)
+        except (OSError, MailmigError) as exc:
+            self.problem = str(exc)
             return
-        self._loaded = True
+        if self._loaded and stamp == self._stamp:
+            return
+        self._loaded, self._stamp = True, stamp
         try:
             self.latest = latest_cells(self.mailmig.store.path, self.project)
         except Exception as exc:  # a bad [matrix] section or an unreadable database: say so, keep going
@@ -153,12 +164,14 @@ class MatrixPanel(ProjectView, Vertical):
 
     def show_results(self, latest: dict[tuple[str, str], Cell]) -> None:
         """Replace what the grid shows (tests and screenshots pass fixed cells)."""
-        self._loaded = True
+        self._loaded = self._fixed = True
         self.latest = {(u.lower(), c): cell for (u, c), cell in latest.items()}
         self.rebuild()
 
     def refresh_project(self) -> None:
         if self.is_mounted and not self.worker_running:
+            if not self._fixed:
+                self._load()
             self.rebuild()
 
     def rebuild(self) -> None:
