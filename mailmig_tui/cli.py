@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.golive",
     "mailmig_tui.commands.handbook",
     "mailmig_tui.commands.monitor",
+    "mailmig_tui.commands.matrix",
 ]
 
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test lab and benchmarks need: real IMAP (Dovecot), SMTP (Postfix),
 # authoritative DNS (NSD, Knot), caching resolvers (Unbound), OpenDKIM (the new provider's DKIM signer
-# in the mail lab), the peer tools we benchmark against (isync/mbsync, offlineimap3, imapsync's Perl modules),
+# in the mail lab), the peer tools we benchmark against (isync/mbsync, offlineimap3, imapsync's Perl modules, swaks),
 # tmux/rsvg-convert for screenshots and Chromium (headless) for the browser tests.
 # Debian starts these daemons on install and they would then hold ports 53/143/993/25, so a temporary
 # policy-rc.d keeps them stopped; the tests run their own instances from their own config.
 set -euo pipefail
 
 packages=(python3-venv dovecot-imapd dovecot-lmtpd dovecot-core postfix opendkim opendkim-tools nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl chromium fonts-wqy-zenhei
+  # swaks: bench/matrix.py's peer, the SMTP test tool admins use by hand
+  swaks
   # imapsync (bench/copy.py's peer, a Perl script in ../shared/anchors/imapsync) runs on these:
   libmail-imapclient-perl libio-socket-ssl-perl libio-socket-inet6-perl libio-tee-perl
   libfile-copy-recursive-perl libfile-tail-perl libunicode-string-perl libreadonly-perl

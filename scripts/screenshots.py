@@ -185,6 +185,28 @@ async def shoot_sample(name: str, keys: tuple[str, ...], stage: str) -> Path:
     return Path(target)
 
 
+async def shoot_matrix(stage: str) -> Path:
+    """The Testing screen's Matrix tab mid-run or with failures: fixed results, no mail server."""
+    from mailmig_tui.ui.phases.testing import sample
+    from mailmig_tui.ui.phases.testing.matrix import MatrixPanel
+
+    set_language("en")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corp.example.mailmig.toml"
+        project = demo_project()
+        if stage == "failures":
+            sample.prepare(project)
+        ProjectStore.create(path, project).close()
+        app = MailmigApp(ProjectStore.open(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5", "]")
+            sample.show(app.screen.query_one(MatrixPanel), stage)
+            await pilot.pause(0.3)
+            target = app.save_screenshot(f"5-testing-matrix-{stage}.svg", str(OUT))
+        app.store.close()
+    return Path(target)
+
+
 def shoot_handbook() -> list[Path]:
     """The newcomer handbook (HTML, Chinese and English) as Chromium renders it, when Chromium is here."""
     from mailmig_tui.core import handbook
@@ -219,6 +241,7 @@ async def main() -> None:
     shots += [await shoot_sample(name, keys, stage) for name, keys, stage in SAMPLE_VIEWS if name.startswith(only)]
     if not only:
         shots += [await shoot_backup(stage) for stage in ("running", "verified")]
+        shots += [await shoot_matrix(stage) for stage in ("running", "failures")]
         shots.append(await shoot("dashboard-zh", (), "zh_CN"))
         shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
         shots += await shoot_dns()

@@ -79,9 +79,6 @@ def _start(args: argparse.Namespace) -> int:
     if args.users < 1:
         raise UsageError(_("--users must be at least 1"))
     smtp = not args.no_smtp
-    if smtp and missing_binaries():
-        raise MailmigError(_("the mail lab needs {tools} (scripts/install-system-packages.sh), or use --no-smtp").format(
-            tools=", ".join(missing_binaries())))
     domain = args.domain
     if args.project and not domain:
         from mailmig_tui.core.store import load_project
@@ -89,7 +86,13 @@ def _start(args: argparse.Namespace) -> int:
         domain = load_project(args.project).domain
     domain = domain or (MAIL_DOMAIN if smtp else "corp.example")
     if smtp and domain != MAIL_DOMAIN:
-        raise UsageError(_("the mail lab's DNS serves {lab} only; use a project for {lab} or --no-smtp").format(lab=MAIL_DOMAIN))
+        # The IMAP lab serves any domain; the SMTP and DNS parts only the lab zone's.
+        print(_("Note: IMAP only. The mail lab (Postfix, OpenDKIM, DNS) serves {lab} only, and this lab's domain is "
+                "{domain}; for the test matrix use a project for {lab}.").format(lab=MAIL_DOMAIN, domain=domain))
+        smtp = False
+    if smtp and missing_binaries():
+        raise MailmigError(_("the mail lab needs {tools} (scripts/install-system-packages.sh), or use --no-smtp").format(
+            tools=", ".join(missing_binaries())))
     mail: MailLab | None = None
     if (args.dir / "lab.json").exists():
         lab = Lab.load(args.dir)
@@ -152,7 +155,7 @@ def _start(args: argparse.Namespace) -> int:
             sel=mail.dkim.selector))
         print(_("  old provider SMTP: MX {mx}:25").format(mx=mail.old_smtp.mx_address))
         print(_("  DNS: {domain} served by NSD on {auth}, resolver {resolver}; MX points at the {side} provider").format(
-            domain=MAIL_DOMAIN, auth=", ".join([mail.prefix + "1", mail.prefix + "2"]), resolver=mail.resolver(),
+            domain=MAIL_DOMAIN, auth=", ".join(mail.authoritative()), resolver=mail.resolver(),
             side=mail.state.get("mx", "new")))
     commands = _oauth2_commands(lab, args.dir)
     for side, command in commands.items():

@@ -110,6 +110,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         }, ensure_ascii=False, indent=2))
     else:
         print(dashboard.render_text(board))
+        from mailmig_tui.core.matrix.results import dashboard_line
+
+        line = dashboard_line(project)
+        if line:
+            print(line)
     return 0
 
 

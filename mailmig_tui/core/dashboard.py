@@ -33,7 +33,7 @@ class Dashboard:
     overall: Progress
     next_milestone: str
     plan_problems: list[str]
-    results: list[str]  # the last backup, login check and copy, one line each (those that ran)
+    results: list[str]  # the last backup, login check, copy, test matrix and go-live gate, one line each (those that ran)
 
 
 def result_lines(project: Project) -> list[str]:
@@ -41,8 +41,12 @@ def result_lines(project: Project) -> list[str]:
     from mailmig_tui.core.accounts.check import last_check_line
     from mailmig_tui.core.backup.summary import last_run_line
     from mailmig_tui.core.copy.summary import last_copy_line
+    from mailmig_tui.core.golive.gate import last_check_line as gate_line
+    from mailmig_tui.core.matrix.results import dashboard_line as matrix_line
 
-    return [line for line in (last_run_line(project), last_check_line(project), last_copy_line(project)) if line]
+    lines = (last_run_line(project), last_check_line(project), last_copy_line(project), matrix_line(project),
+             gate_line(project))
+    return [line for line in lines if line]
 
 
 def build(project: Project, now: datetime | None = None, next_count: int = 2) -> Dashboard:

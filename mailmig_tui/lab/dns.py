@@ -88,6 +88,9 @@ class DnsLab:
     faults: dict[str, str] = field(default_factory=dict)  # name -> fault injected by fault()
     nsd_ports: dict[str, tuple[str, int]] = field(default_factory=dict)  # NSD role -> (address, port)
     _paused: set[int] = field(default_factory=set)
+    # The resolvers take prefix+first_resolver onwards: the mail lab (lab/mail.py) runs its own DNS lab
+    # in the same /24 (primary .101, resolvers from .111) so both can run in one test session.
+    first_resolver: int = 11
     _timeout_socket: socket.socket | None = None
     _pidfiles: list[Path] = field(default_factory=list)
 
@@ -126,7 +129,7 @@ class DnsLab:
             for role in ("primary", "secondary"):
                 for zone in ZONES:
                     self.wait_serial(role, zone, self.serials[zone])
-            n = 11
+            n = self.first_resolver
             for i in range(self.plain_resolvers):
                 self._start_unbound(f"plain{i + 1}", self.prefix + str(n))
                 n += 1

@@ -3,7 +3,8 @@
 - old and new provider: Dovecot (IMAP, LMTP, auth socket) + Postfix (port 25 on its own 127.x address,
   submission with STARTTLS and implicit TLS on 127.0.0.1, SASL through Dovecot, delivery over LMTP);
 - the new provider signs submitted mail with OpenDKIM;
-- the DNS lab (NSD + Unbound on MAILMIG_DNS_LAB_PREFIX) serves corp.test with its MX pointing at the old
+- each provider serves Thunderbird's autoconfig file over HTTP on its own 127.x address (port 80);
+- the DNS lab (NSD on MAILMIG_DNS_LAB_PREFIX + 101/102, Unbound from +111) serves corp.test with its MX pointing at the old
   or the new provider, the DKIM key, SPF, SRV and autoconfig/autodiscover names.
 
 Everything listens on 127.0.0.0/8; every process is stopped by its pid file.
@@ -20,6 +21,7 @@ from mailmig_tui.lab.dns import PREFIX, DnsLab, _default_zone_records, _stop_pid
 from mailmig_tui.lab.dovecot import DovecotInstance, Lab, check_traversable
 from mailmig_tui.lab.opendkim import OpenDkimInstance
 from mailmig_tui.lab.postfix import PostfixInstance
+from mailmig_tui.lab.webconfig import WebConfigServer
 
 DOMAIN = "corp.test"
 
@@ -72,12 +74,12 @@ def zone_records(lab: MailLab, *, mx: str = "new", autoconfig: str = "new", dkim
         f"_submission._tcp 5 IN SRV 0 1 587 smtp.{client}",
         f"_autodiscover._tcp 5 IN SRV 0 1 443 autodiscover.{client}",
     ]
-    for zone, side in (("newmail.test", lab.new_smtp), ("oldmail.test", lab.old_smtp)):
+    for zone, side, web in (("newmail.test", lab.new_smtp, lab.new_web), ("oldmail.test", lab.old_smtp, lab.old_web)):
         records[zone] = [
             f"mx1 5 IN A {side.mx_address}",
             "imap 5 IN A 127.0.0.1",
             "smtp 5 IN A 127.0.0.1",
-            "autoconfig 5 IN A 127.0.0.1",
+            f"autoconfig 5 IN A {web.address}",
             "autodiscover 5 IN A 127.0.0.1",
             f'spf 5 IN TXT "v=spf1 ip4:{side.mx_address} ip4:127.0.0.1 -all"' if side is lab.new_smtp else
             f'spf 5 IN TXT "v=spf1 ip4:{side.mx_address} -all"',
@@ -93,6 +95,8 @@ class MailLab:
     old_smtp: PostfixInstance
     dkim: OpenDkimInstance
     dns_base: Path
+    new_web: WebConfigServer
+    old_web: WebConfigServer
     prefix: str = PREFIX
     dns: DnsLab | None = None
     state: dict[str, Any] = field(default_factory=dict)  # the zone options last applied
@@ -111,7 +115,11 @@ class MailLab:
             inst.root.mkdir(parents=True, exist_ok=True)
             inst.root.chmod(0o711)
             inst.write_config()
-        lab = cls(root, imap, new_smtp, old_smtp, dkim, root / "dns", prefix)
+        webs = [WebConfigServer(root / f"web-{side}", prefix + str(27 + i), domain, f"imap.{side}mail.test",
+                                f"smtp.{side}mail.test") for i, side in enumerate(("new", "old"))]
+        for web in webs:
+            web.root.mkdir(parents=True, exist_ok=True)
+        lab = cls(root, imap, new_smtp, old_smtp, dkim, root / "dns", webs[0], webs[1], prefix)
         lab.save()
         return lab
 
@@ -120,13 +128,15 @@ class MailLab:
         data = json.loads((root / "maillab.json").read_text())
         return cls(root.absolute(), Lab.load(root), PostfixInstance.from_json(data["new_smtp"]),
                    PostfixInstance.from_json(data["old_smtp"]), OpenDkimInstance.from_json(data["dkim"]),
-                   Path(data["dns_base"]), data["prefix"], None, data.get("state", {}))
+                   Path(data["dns_base"]), WebConfigServer.from_json(data["new_web"]),
+                   WebConfigServer.from_json(data["old_web"]), data["prefix"], None, data.get("state", {}))
 
     def save(self) -> None:
         self.imap.save()
         (self.root / "maillab.json").write_text(json.dumps({
             "new_smtp": self.new_smtp.to_json(), "old_smtp": self.old_smtp.to_json(), "dkim": self.dkim.to_json(),
-            "dns_base": str(self.dns_base), "prefix": self.prefix, "state": self.state}, indent=2))
+            "dns_base": str(self.dns_base), "new_web": self.new_web.to_json(), "old_web": self.old_web.to_json(),
+            "prefix": self.prefix, "state": self.state}, indent=2))
 
     @property
     def old(self) -> DovecotInstance:
@@ -149,7 +159,10 @@ class MailLab:
             self.dkim.start()
             self.new_smtp.start()
             self.old_smtp.start()
-            self.dns = DnsLab(base=self.dns_base, prefix=self.prefix, plain_resolvers=1)
+            self.new_web.start()
+            self.old_web.start()
+            self.dns = DnsLab(base=self.dns_base, prefix=self.prefix, plain_resolvers=1, primary=self.prefix + "101",
+                              secondary=self.prefix + "102", first_resolver=111)
             self.dns.start()
             self.apply_zone(**self.state)
         except BaseException:
@@ -174,18 +187,23 @@ class MailLab:
                 _stop_pidfile(pidfile)
         for inst in (self.old_smtp, self.new_smtp):
             inst.stop()
+        for web in (self.new_web, self.old_web):
+            web.stop()
         self.dkim.stop()
         self.imap.stop()
 
     def resolver(self) -> str:
         """The address of the lab's (first plain) resolver."""
-        return self.prefix + "11"
+        return self.prefix + "111"
+
+    def authoritative(self) -> list[str]:
+        return [self.prefix + "101", self.prefix + "102"]
 
     def project_sections(self) -> dict[str, Any]:
         """The `[dns]` and `[matrix]` sections of a project that uses this lab."""
         return {
             "dns": {"timeout": 1.0, "resolvers": [{"name": "lab", "address": self.resolver()}],
-                    "authoritative": [self.prefix + "1", self.prefix + "2"]},
+                    "authoritative": self.authoritative()},
             "matrix": {"probe_timeout": 20, "sending_ips": ["127.0.0.1"],
                        "client_hosts": ["imap.newmail.test", "smtp.newmail.test", "autoconfig.newmail.test",
                                         "autodiscover.newmail.test"],

@@ -177,3 +177,43 @@ def _wait_open(port: int) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"port {port} did not open")
+
+
+def test_send_alone_still_removes_its_probe(good_zone: MailLab) -> None:
+    cells = run(good_zone, users=["cat@corp.test"], checks=["send"])
+    assert list(cells) == [("cat@corp.test", "send")] and cells[("cat@corp.test", "send")].status == PASSED
+    assert probes_left(good_zone.new, "cat@corp.test") == 0
+
+
+def test_spf_check_host_against_the_lab_zone(good_zone: MailLab) -> None:
+    import asyncio
+
+    from mailmig_tui.core.matrix.lookup import Lookup
+    from mailmig_tui.core.matrix.spf import check_host
+
+    lookup = Lookup(parse_dns_section(matrix_project(good_zone).sections["dns"]))
+    result, why = asyncio.run(check_host("127.0.0.1", "corp.test", lookup.aask))
+    assert result == "pass" and "spf.newmail.test" in why
+    result, why = asyncio.run(check_host("10.9.8.7", "corp.test", lookup.aask))
+    assert result == "fail"
+    good_zone.apply_zone(spf="old")  # the record still names only the old provider
+    result, _why = asyncio.run(check_host("127.0.0.1", "corp.test", Lookup(lookup_config(good_zone)).aask))  # fresh cache
+    assert result == "fail"
+    cells = run(good_zone, users=["cat@corp.test"], checks=["dkim"])
+    dkim = cells[("cat@corp.test", "dkim")]
+    assert dkim.status == FAILED and "DKIM d=corp.test s=mm1 verifies; SPF fail for 127.0.0.1" in dkim.reason
+
+
+def lookup_config(lab: MailLab):  # type: ignore[no-untyped-def]
+    return parse_dns_section(matrix_project(lab).sections["dns"])
+
+
+def test_client_settings_read_the_autoconfig_file(good_zone: MailLab) -> None:
+    client = run(good_zone, users=["cat@corp.test"], checks=["client"])[("cat@corp.test", "client")]
+    assert client.status == PASSED
+    good_zone.new_web.stop()
+    try:
+        client = run(good_zone, users=["cat@corp.test"], checks=["client"])[("cat@corp.test", "client")]
+        assert client.status == "warning" and "config file could not be read" in client.reason
+    finally:
+        good_zone.new_web.start()

@@ -370,3 +370,15 @@ def gate_passed(project: Project) -> tuple[bool, list[str]]:
     if not isinstance(last, dict):
         return False, [_("the gate has not been checked (`mailmig golive check`)")]
     return bool(last.get("passed")), [str(f) for f in last.get("failing", [])]
+
+
+def last_check_line(project: Project) -> str | None:
+    """"Go-live gate: ✗ 3 conditions fail (2026-12-14 10:02)", or None before the first check."""
+    last = _section(project, "golive").get("last_check")
+    if not isinstance(last, dict):
+        return None
+    failing = last.get("failing") or []
+    when = _when(last.get("at"))
+    if last.get("passed"):
+        return _("Go-live gate: ✓ safe to switch the old provider off ({when})").format(when=when)
+    return _("Go-live gate: ✗ {n} conditions fail ({when})").format(n=len(failing), when=when)

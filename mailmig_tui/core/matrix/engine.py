@@ -27,6 +27,7 @@ from datetime import datetime
 from imapclient import IMAPClient
 
 from mailmig_tui.core import clock
+from mailmig_tui.core.copy.config import CopyConfig
 from mailmig_tui.core.credentials import Credentials
 from mailmig_tui.core.dns.config import DnsConfig
 from mailmig_tui.core.errors import CredentialError
@@ -150,6 +151,27 @@ def _error_text(exc: BaseException) -> str:
     return _("connection problem: {error}").format(error=detail)
 
 
+class RateLimit:
+    """At most `per_minute` submissions a minute across all workers (the provider's
+    `limits.messages_per_minute`); 0 means no limit. Waiting stops early when the run is cancelled."""
+
+    def __init__(self, per_minute: int, cancel: threading.Event) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.cancel = cancel
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self.cancel.wait(slot - now)
+
+
 @dataclass
 class _Row:
     """The state of one user's row while it runs."""
@@ -166,8 +188,10 @@ class _Row:
 class MatrixEngine:
     def __init__(self, project: Project, credentials: Credentials, *, users: list[User], checks: list[str] | None = None,
                  config: MatrixConfig | None = None, dns: DnsConfig | None = None,
-                 on_event: Callable[[MatrixEvent], None] | None = None, cancel: threading.Event | None = None) -> None:
+                 on_event: Callable[[MatrixEvent], None] | None = None, cancel: threading.Event | None = None,
+                 copy_config: CopyConfig | None = None) -> None:
         self.project = project
+        self.copy_config = copy_config
         self.users = users
         self.checks = [c for c in CHECK_IDS if checks is None or c in checks]
         self.config = config or MatrixConfig()
@@ -175,6 +199,7 @@ class MatrixEngine:
         self.on_event = on_event or (lambda _event: None)
         self.cancel = cancel or threading.Event()
         self.secrets = read_secrets(project, credentials, users)
+        self.rate = RateLimit(project.new.limits.messages_per_minute, self.cancel)
         self.active_tokens: set[str] = set()
         self._lock = threading.Lock()
         self._client_result: tuple[str, str] | None = None
@@ -244,7 +269,8 @@ class MatrixEngine:
         # 1-2: logins (kept open for the checks that read mailboxes).
         if self._needs("old_login", "present", "mx"):
             row.old, row.old_error = self._login(row, "old_login", row.secrets.old, self.project.old.imap)
-        if self._needs("new_login", "receive", "mx", "present", "dkim"):
+        # The new mailbox is opened for every check that sends a probe, if only to delete it afterwards.
+        if self._needs("new_login", "send", "receive", "mx", "present", "dkim"):
             row.new, row.new_error = self._login(row, "new_login", row.secrets.new, self.project.new.imap)
         if row.new is not None:
             probes.delete_stale(row.new, "INBOX", self.active_tokens)
@@ -295,6 +321,9 @@ class MatrixEngine:
         return client, ""
 
     def _send(self, row: _Row) -> tuple[str, float] | None:
+        self.rate.wait()  # the provider's sending limit, shared by every worker (not counted in the cell's time)
+        if self.cancel.is_set():
+            return None
         at, t0 = self._begin(row, "send")
         oauth_spec = row.secrets.new if isinstance(row.secrets.new, LoginSpec) and row.secrets.new.tokens else None
         if isinstance(row.secrets.new, str) and self.project.new.auth.method == "oauth2":
@@ -429,7 +458,7 @@ class MatrixEngine:
                 side=side, why=why), at, t0)
             return
         try:
-            status, reason, details = compare(row.old, row.new, self.config.newest)
+            status, reason, details = compare(row.old, row.new, self.config.newest, self.copy_config)
         except (*TRANSIENT_ERRORS,) as exc:
             self._emit(row, "present", FAILED, _error_text(exc), at, t0)
             return
