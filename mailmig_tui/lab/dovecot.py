@@ -65,6 +65,9 @@ class DovecotInstance:
     # Folders the server announces with a SPECIAL-USE flag (RFC 6154), name -> flag, e.g.
     # {"Sent Messages": "\\Sent"}; created for every user on first login. Empty: no SPECIAL-USE.
     special_use: dict[str, str] = field(default_factory=dict)
+    # Dovecot's mail_fsync: "optimized" (its default: new mail is fsynced before the server says OK) or
+    # "never" (benchmarks that measure the tools rather than this machine's disk).
+    mail_fsync: str = "optimized"
 
     @property
     def config(self) -> Path:
@@ -130,6 +133,7 @@ default_internal_user = dovecot
 # Index layout: mailbox names are kept in the index, so any name the corpus needs (`..`, `con`, `x:y`)
 # is legal whatever the file system says.
 mail_location = sdbox:{r}/mail/%u:LAYOUT=index
+mail_fsync = {self.mail_fsync}
 namespace inbox {{
   inbox = yes
   separator = {self.separator}

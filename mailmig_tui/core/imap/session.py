@@ -12,6 +12,7 @@ import hashlib
 import imaplib
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
@@ -35,14 +36,25 @@ class LoginSpec:
     auth: Auth
 
 
+_contexts: dict[bool, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if endpoint.tls_fingerprint or not endpoint.tls_verify:
-        # Either the admin pinned the exact certificate (checked after the handshake) or explicitly chose
-        # to accept any certificate for this provider; never the default.
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    """One context per policy, made once per process: loading the CA store costs tens of milliseconds,
+    which a run with thousands of logins would pay each time. (An SSLContext is safe to share.)"""
+    strict = not (endpoint.tls_fingerprint or not endpoint.tls_verify)
+    with _contexts_lock:
+        ctx = _contexts.get(strict)
+        if ctx is None:
+            ctx = ssl.create_default_context()
+            if not strict:
+                # Either the admin pinned the exact certificate (checked after the handshake) or explicitly
+                # chose to accept any certificate for this provider; never the default.
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            _contexts[strict] = ctx
+        return ctx
 
 
 def normalise_fingerprint(value: str) -> str:
