@@ -10,6 +10,7 @@ re-run with nothing new, for both, on the targets of the last fresh run. Runs ar
 on the shared machine affects all alike. Prints messages/s, MB/s, peak RSS and what reached the target.
 
     python bench/copy.py [--users 20] [--messages 500] [--parallel 1,4] [--big-share 0.01]
+                         [--server-fsync optimized|never]
 
 imapsync: ../shared/anchors/imapsync/imapsync (or $IMAPSYNC), run with --nofoldersizes
 --nofoldersizesatend (its fastest settings) and TLS on both sides with the lab's certificate.
@@ -230,6 +231,9 @@ def main() -> int:
     ap.add_argument("--parallel", default="1,4", help="comma-separated parallelism levels")
     ap.add_argument("--big-share", type=float, default=0.01, help="share of messages with a 1-5 MB attachment")
     ap.add_argument("--no-imapsync", action="store_true")
+    ap.add_argument("--server-fsync", choices=["optimized", "never"], default="optimized",
+                    help="the lab Dovecots' mail_fsync: optimized (default, every APPEND waits for the disk) or never "
+                         "(measures the tools rather than this machine's disk latency)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
     levels = [int(x) for x in args.parallel.split(",")]
@@ -239,6 +243,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="mailmig-bench-copy-"))
     work.chmod(0o711)
     lab = Lab.create(work / "lab")
+    for inst in (lab.old, lab.new):
+        inst.mail_fsync = args.server_fsync
+        inst.write_config()
     users = {f"user{i:02d}@{DOMAIN}": f"pw{i}" for i in range(1, args.users + 1)}
     lab.old.users.update(users)
     lab.old.write_users()
@@ -286,7 +293,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    print(f"corpus: {args.users} users x {args.messages} messages = {msgs} messages, {size / 1e6:.1f} MB")
+    print(f"corpus: {args.users} users x {args.messages} messages = {msgs} messages, {size / 1e6:.1f} MB; "
+          f"Dovecot mail_fsync = {args.server_fsync}")
     header = (f"{'tool':<22} {'par':>3} {'run':<7} {'on target':>9} {'sent':>6} {'MB':>7} {'seconds':>8} {'msgs/s':>7} "
               f"{'MB/s':>6} {'peak RSS MB':>11} {'all procs MB':>12}")
     print(header)

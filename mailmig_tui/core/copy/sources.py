@@ -27,7 +27,7 @@ from mailmig_tui.core.i18n import _
 from mailmig_tui.core.imap.fetch import Meta, stream_fetch, uid_set
 from mailmig_tui.core.imap.session import FatalUserError
 
-SPOOL_IN_MEMORY = 1 << 20  # a body up to 1 MiB stays in memory; bigger ones roll over to a temp file
+SPOOL_IN_MEMORY = 256 << 10  # a body up to 256 KiB stays in memory; bigger ones roll over to a temp file
 
 
 @dataclass(slots=True)

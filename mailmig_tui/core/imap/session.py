@@ -60,6 +60,10 @@ _CONTEXTS: dict[tuple[bool, bool], ssl.SSLContext] = {}
 _CONTEXTS_LOCK = threading.Lock()
 
 
+_contexts: dict[bool, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
     """One context per policy, shared by every connection (loading the system's CA store costs tens of
     milliseconds of CPU: paid once, not once per user)."""
