@@ -336,13 +336,17 @@ class _Committer:
                 except Exception as exc:
                     self.error = exc
             for b in batches:
-                if b.rows and self.error is None:
-                    b.job.messages += len(b.rows)
-                    b.job.bytes += b.nbytes
-                    self.engine.emit(Progress(b.job.user, b.folder, len(b.rows), b.nbytes))
-                b.job.pending.release()
-                if b.done is not None:
-                    b.done.set()
+                try:
+                    if b.rows and self.error is None:
+                        b.job.messages += len(b.rows)
+                        b.job.bytes += b.nbytes
+                        self.engine.emit(Progress(b.job.user, b.folder, len(b.rows), b.nbytes))
+                except Exception as exc:  # a caller's callback failed: the workers stop, this thread never does
+                    self.error = exc
+                finally:
+                    b.job.pending.release()
+                    if b.done is not None:
+                        b.done.set()
 
 
 class _UserJob:
