@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -391,3 +392,48 @@ def test_internaldate_fast_parser_matches_imapclient() -> None:
         when = parse_to_datetime(raw, normalise=False)
         assert parse_internaldate(raw) == (int(when.timestamp()), when.isoformat())
     assert parse_internaldate(b"garbage") is None
+
+
+def test_a_temporary_login_refusal_is_waited_for_not_failed(solo: DovecotInstance, tmp_path: Path) -> None:
+    """A server that answers the login with NO [UNAVAILABLE] (here: Dovecot's auth cannot read its user
+    database for a while) is throttling or in maintenance: wait and retry, never "login refused"."""
+    import os
+
+    user = "down@corp.example"
+    project = make_project(tmp_path, solo, {user: "pw-down"})
+    users_file = solo.root / "users.passwd"
+    good = users_file.read_bytes()
+
+    def swap(readable: bool) -> None:  # a new file (new mtime), so Dovecot's auth reads it again
+        tmp = solo.root / "users.passwd.swap"
+        tmp.write_bytes(good)
+        if readable:
+            from mailmig_tui.lab.dovecot import _readable_by_auth
+
+            _readable_by_auth(tmp)
+        else:
+            os.chmod(tmp, 0)
+        os.utime(tmp, (time.time() + (2 if readable else 1),) * 2)
+        os.replace(tmp, users_file)
+
+    swap(readable=False)
+    events: list[Any] = []
+    restored = []
+
+    def on_event(e: Any) -> None:
+        events.append(e)
+        if isinstance(e, Retrying) and e.attempt >= 2 and not restored:
+            restored.append(True)
+            swap(readable=True)
+
+    try:
+        summary = BackupEngine(as_project(project), credentials(tmp_path),
+                               BackupOptions(tmp_path / "archive", backoff=0.2, retry_max_delay=1, retry_for=60),
+                               on_event=on_event).run()
+    finally:
+        if not restored:
+            swap(readable=True)
+    tries = [e for e in events if isinstance(e, Retrying)]
+    assert tries and "UNAVAILABLE" in tries[0].reason.upper(), [e.reason for e in tries]
+    assert "login refused" not in tries[0].reason
+    assert summary.users_ok == 1 and summary.messages == 80, summary

@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                "<domain>-backup beside the project file)"))
     p.add_argument("--workers", type=int, default=0,
                    help=_("parallel connections (default and maximum: the provider's max_connections)"))
+    p.add_argument("--full-scan", action="store_true",
+                   help=_("scan every folder, even those whose STATUS says nothing changed since the last run"))
     p.add_argument("--json", action="store_true", help=_("print one JSON event per line"))
     p.set_defaults(func=cmd_backup)
 
@@ -204,7 +206,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         project_settings(project, store.path)  # a bad [backup] retry_for is named by line and key, before any work
         creds = open_credentials(terminal_passphrase_prompt)
         controls = Controls()
-        engine = BackupEngine(project, creds, BackupOptions(dest, args.workers, _users_arg(args.users)),
+        engine = BackupEngine(project, creds, BackupOptions(dest, args.workers, _users_arg(args.users),
+                                                            full_scan=args.full_scan),
                               on_event=_BackupPrinter(out), controls=controls)
 
         def on_sigint(signum: int, frame: object) -> None:

@@ -342,13 +342,17 @@ class _Committer:
                 except Exception as exc:
                     self.error = exc
             for b in batches:
-                if b.rows and self.error is None:
-                    b.job.messages += len(b.rows)
-                    b.job.bytes += b.nbytes
-                    self.engine.emit(Progress(b.job.user, b.folder, len(b.rows), b.nbytes))
-                b.job.pending.release()
-                if b.done is not None:
-                    b.done.set()
+                try:
+                    if b.rows and self.error is None:
+                        b.job.messages += len(b.rows)
+                        b.job.bytes += b.nbytes
+                        self.engine.emit(Progress(b.job.user, b.folder, len(b.rows), b.nbytes))
+                except Exception as exc:  # a caller's callback failed: the workers stop, this thread never does
+                    self.error = exc
+                finally:
+                    b.job.pending.release()
+                    if b.done is not None:
+                        b.done.set()
 
 
 class _UserJob:
@@ -441,9 +445,11 @@ class _UserJob:
                     raise FatalUserError(_("the server cannot be reached: {error} (retried for {seconds:.0f}s)").format(
                         error=_describe(exc), seconds=waited)) from None
                 delay = min(self.opt.backoff * 2 ** min(attempt - 1, 30), max_delay, retry_for - waited)
-                delay = max(0.05, delay * random.uniform(0.85, 1.0))
-                self.engine.emit(Retrying(self.user, _describe(exc), attempt, delay, time.time() + delay,
-                                          trouble_wall, trouble_wall + retry_for))
+                # Jitter, so users do not retry in step; never past the give-up time (one last try there).
+                delay = min(max(0.05, delay * random.uniform(0.85, 1.0)), max(0.0, retry_for - waited))
+                give_up = trouble_wall + retry_for
+                self.engine.emit(Retrying(self.user, _describe(exc), attempt, delay, min(time.time() + delay, give_up),
+                                          trouble_wall, give_up))
                 self._flush()  # what was downloaded before the drop is kept
                 if self.controls.cancelled.wait(delay):
                     raise _Cancelled from None

@@ -60,8 +60,6 @@ _CONTEXTS: dict[tuple[bool, bool], ssl.SSLContext] = {}
 _CONTEXTS_LOCK = threading.Lock()
 
 
-_contexts: dict[bool, ssl.SSLContext] = {}
-_contexts_lock = threading.Lock()
 
 
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
