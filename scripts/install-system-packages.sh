@@ -7,7 +7,7 @@
 # policy-rc.d keeps them stopped; the tests run their own instances from their own config.
 set -euo pipefail
 
-packages=(python3-venv dovecot-imapd dovecot-core postfix nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl chromium)
+packages=(python3-venv dovecot-imapd dovecot-core postfix nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl chromium fonts-wqy-zenhei)
 
 missing=()
 for p in "${packages[@]}"; do
