@@ -32,6 +32,8 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.serve",
     "mailmig_tui.commands.backup",
     "mailmig_tui.commands.lab",
+    "mailmig_tui.commands.handbook",
+    "mailmig_tui.commands.monitor",
 ]
 
 
