@@ -117,7 +117,6 @@ def _lock_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".lock"))
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch edges")
 def test_no_lock_file_is_left_after_a_clean_exit(demo_path: Path, tmp_path: Path) -> None:
     folder = demo_path.parent
     assert _lock_files(folder) == []  # the fixture's ProjectStore.create(...).close() left none

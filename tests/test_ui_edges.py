@@ -153,3 +153,18 @@ async def test_an_outside_edit_offers_a_reload(demo_path: Path, frozen_clock: da
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert any(c.title.startswith("EDITED AGAIN") for c in app.store.project.checklist)
+
+
+async def test_hand_edited_duplicates_and_broken_templates_are_warned_about(demo_path: Path,
+                                                                           frozen_clock: datetime) -> None:
+    text = demo_path.read_text()
+    title = load_project(demo_path).item("prep-ttl").title
+    text = text.replace('title = "Announce', f'title = "{title}"\nold_title = "Announce', 1)
+    text += '\n[notices]\ngo_live = "We are live on $new_provder"\n'
+    demo_path.write_text(text)
+    app = app_for(demo_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        messages = " ".join(str(n.message) for n in app._notifications)
+        assert "used more than once" in messages and title in messages
+        assert "$new_provder" in messages and "Subject" in messages

@@ -51,10 +51,11 @@ def error_line(message: str, stream: TextIO | None = None) -> None:
 
 
 def have_terminal() -> bool:
-    """Whether the TUI can open here: a terminal on stdin and stdout, or Textual's web driver (`mailmig serve`)."""
+    """Whether the TUI can open here: a terminal on stdin, stdout and stderr (Textual draws on stderr), or
+    Textual's web driver (`mailmig serve`)."""
     if os.environ.get("TEXTUAL_DRIVER"):
         return True
     try:
-        return sys.stdin.isatty() and sys.stdout.isatty()
+        return sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
-from mailmig_tui.core import dashboard
+from mailmig_tui.core import checklist, dashboard, notices
 from mailmig_tui.core.errors import MailmigError, ProjectChangedOnDiskError
 from mailmig_tui.core.i18n import N_, _, current_language, set_language
 from mailmig_tui.core.model import Project
@@ -74,6 +74,7 @@ class MailmigApp(App[Any]):
         self.switch_mode(self.start_mode)
         self._outside_edit_seen = 0
         self.set_interval(3.0, self._watch_file)
+        self.warn_about_hand_edits()
         if self.store.readonly:
             self.notify(self.store.lock_message, title=_("Read-only"), severity="warning", timeout=8)
         if self.demo:
@@ -118,6 +119,18 @@ class MailmigApp(App[Any]):
             self.push_screen(ConfirmDialog(why + "\n\n" + _("Reload the file now? (Your last change was not saved; "
                                                              "the file's content replaces what is shown.)")), done)
 
+    def warn_about_hand_edits(self) -> None:
+        """What the file may hold that the forms would refuse: duplicate titles, broken notice templates."""
+        project = self.store.project
+        dupes = checklist.duplicate_titles(project)
+        if dupes:
+            self.notify(_("These checklist titles are used more than once: {titles}; rename one of each").format(
+                titles="; ".join(f"“{t}”" for t in dupes)), title=_("Checklist"), severity="warning", timeout=12)
+        for kind, problems in notices.project_template_problems(project).items():
+            self.notify(_("the {notice} template in the project file has problems: {problems}").format(
+                notice=_(notices.NOTICE_LABELS[kind]), problems="; ".join(problems)),
+                title=_("Notices"), severity="warning", timeout=12)
+
     def _watch_file(self) -> None:
         """Say so when the file is edited outside mailmig (seen twice in a row: not our own save in flight)."""
         if self.store.readonly or not self.store.changed_on_disk():
@@ -142,6 +155,7 @@ class MailmigApp(App[Any]):
         self.refresh_screen()
         self.screen.refresh_bindings()
         self.notify(_("Reloaded {file} from disk").format(file=self.store.path.name), title=_("Reloaded"))
+        self.warn_about_hand_edits()
 
     def refresh_screen(self) -> None:
         for screen in self.screen_stack:
@@ -171,8 +185,6 @@ class MailmigApp(App[Any]):
         self.call_after_refresh(add)
 
     def action_export_notices(self) -> None:
-        from mailmig_tui.core import notices
-
         folder = notices.default_folder(self.store.path)
         try:
             written = notices.export_all(self.store.project, folder)

@@ -8,6 +8,7 @@ DoH when configured) and turns the response into a plain `Answer`.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,8 +65,8 @@ def record_order(value: str) -> tuple[tuple[int, ...], str]:
     return tuple(numbers), " ".join(parts)
 
 
-def sort_records(values: object) -> tuple[str, ...]:
-    return tuple(sorted(values, key=record_order))  # type: ignore[call-overload]
+def sort_records(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(values, key=record_order))
 
 
 def rdata_text(rdtype: int, rdata: object) -> str:
