@@ -12,7 +12,8 @@ packages=(python3-venv dovecot-imapd dovecot-lmtpd dovecot-core postfix opendkim
   libmail-imapclient-perl libio-socket-ssl-perl libio-socket-inet6-perl libio-tee-perl
   libfile-copy-recursive-perl libfile-tail-perl libunicode-string-perl libreadonly-perl
   libsys-meminfo-perl libregexp-common-perl libencode-imaputf7-perl libterm-readkey-perl
-  libdigest-hmac-perl liburi-perl libdata-uniqid-perl libproc-processtable-perl)
+  libdigest-hmac-perl liburi-perl libdata-uniqid-perl libproc-processtable-perl
+  chromium fonts-wqy-zenhei)
 
 missing=()
 for p in "${packages[@]}"; do
