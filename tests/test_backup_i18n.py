@@ -14,9 +14,11 @@ FILES = ["core/credentials.py", "core/users_import.py", "commands/users.py", "co
 
 
 def test_backup_strings_are_translated() -> None:
-    # The mail lab's strings of commands/lab.py live in matrix.po (the test-matrix area).
+    # The mail lab's strings of commands/lab.py live in matrix.po (the test-matrix area), its --oauth2
+    # ones in oauth.po (the OAuth2 area).
     catalog = {**parse_po((PKG / "locale" / "zh_CN" / "backup.po").read_text(encoding="utf-8")),
-               **parse_po((PKG / "locale" / "zh_CN" / "matrix.po").read_text(encoding="utf-8"))}
+               **parse_po((PKG / "locale" / "zh_CN" / "matrix.po").read_text(encoding="utf-8")),
+               **parse_po((PKG / "locale" / "zh_CN" / "oauth.po").read_text(encoding="utf-8"))}
     missing = []
     for name in FILES:
         for node in ast.walk(ast.parse((PKG / name).read_text(encoding="utf-8"))):

@@ -4,7 +4,6 @@ so the session lab (tests/conftest.py) keeps its plain password setup."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.servers import missing_server
 
 USERS = {"ann@corp.example": 30, "bob@corp.example": 30, "cy@corp.example": 30, "dee@corp.example": 12}
 
@@ -50,9 +51,7 @@ def oauth_lab() -> Iterator[OAuthLab]:
     from mailmig_tui.lab.dovecot import DovecotInstance, dovecot_binary
 
     if dovecot_binary() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("dovecot is not installed (scripts/install-system-packages.sh installs it)")
-        pytest.skip("dovecot is not installed on this machine")
+        missing_server("dovecot")  # skips here, fails under CI=true
     root = Path(tempfile.mkdtemp(prefix="mailmig-oauth-lab-"))
     root.chmod(0o711)
     old = DovecotInstance("oauth-old", root / "old", oauth2=True, separator="/")

@@ -55,3 +55,40 @@ def test_refused_token_on_the_new_side_fails_that_user_alone(oauth_lab: Any, tmp
     assert done["cy@corp.example"]["state"] == "failed"
     assert "new provider: the server refused the OAuth2 token for cy@corp.example (OAUTHBEARER)" in \
         done["cy@corp.example"]["error"]
+
+
+def test_new_side_token_expiring_mid_copy_is_replaced_on_reconnect(oauth_lab: Any, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """New-side tokens live 3 s; after the first batch the run waits until the token has expired, then the
+    server ends the APPEND session. The reconnect logs in with a fresh token; nothing is refused or lost."""
+    import time
+
+    from mailmig_tui.core.copy.engine import CopyEngine, CopyOptions
+    from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
+    from mailmig_tui.core.runs import Progress
+    from mailmig_tui.core.store import load_project
+    from tests.backup_helpers import PASSPHRASE
+
+    user = "cy@corp.example"
+    monkeypatch.setenv("LAB_TOKEN_TTL", "3")
+    path, new_calls, _deny = _both_sides(tmp_path, oauth_lab, [user])
+    refused_before = len(log_lines(oauth_lab.new, "auth failed"))
+    held: list[float] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, Progress) and not held:
+            held.append(time.time())
+            while time.time() < held[0] + 4.0:  # the first token has expired by then
+                time.sleep(0.1)
+            oauth_lab.new.doveadm("kick", user)
+
+    creds = Credentials(EncryptedFileBackend(tmp_path / "creds.enc", PASSPHRASE))
+    engine = CopyEngine(load_project(path), creds, CopyOptions(project_path=path, batch_messages=5, backoff=0.1),
+                        None, on_event)
+    summary = engine.run()
+    assert held, "the copy never reported progress"
+    assert summary.users_ok == 1, summary.errors
+    assert calls_for(new_calls, user) == 2
+    assert len(log_lines(oauth_lab.new, "auth failed")) == refused_before
+    code, _events, out = run_cli(tmp_path, "verify", str(path), "--copy")
+    assert code == 0, out

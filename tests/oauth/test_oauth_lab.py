@@ -107,3 +107,22 @@ def test_failing_token_command_fails_that_user_with_its_message(oauth_lab: Any, 
     (_user, error), = summary.errors
     assert error == ("no OAuth2 token for bob@corp.example: the token command failed for bob@corp.example "
                      "(exit 3): consent missing for bob@corp.example")
+
+
+def test_shared_login_spec_uses_oauth2_and_reuses_one_token_source(oauth_lab: Any, tmp_path: Path) -> None:
+    """core/imap/logins.login_spec (the monitor's, and any engine's) gives OAuth2 specs; successive calls
+    share one TokenSource, so a token fetched for one round is reused by the next while it is fresh."""
+    from mailmig_tui.core.imap.logins import login_spec
+    from mailmig_tui.core.imap.session import LoginSpec, close_quietly, connect
+
+    inst = oauth_lab.old
+    command, calls, _deny = token_command(tmp_path, inst)
+    project = load_project(oauth_project(tmp_path, inst, ["bob@corp.example"], command))
+    creds = _creds(tmp_path)
+    user = project.users[0]
+    first, second = login_spec(project, creds, user, "old"), login_spec(project, creds, user, "old")
+    assert isinstance(first, LoginSpec) and isinstance(second, LoginSpec)
+    assert first.tokens is not None and first.tokens is second.tokens
+    for spec in (first, second):
+        close_quietly(connect(project.old.imap, spec, timeout=30))
+    assert calls_for(calls, "bob@corp.example") == 1

@@ -22,6 +22,7 @@ from mailmig_tui.core.oauth.tokens import TokenSource
 from mailmig_tui.core.smtp.session import SmtpError, close_quietly, connect, send
 from mailmig_tui.lab.oauth import lab_token, read_key
 from tests.oauth.helpers import token_command
+from tests.servers import missing_server
 
 pytestmark = pytest.mark.lab
 
@@ -34,9 +35,7 @@ def postfix(oauth_lab: Any) -> Iterator[Any]:
     from mailmig_tui.lab.postfix import PostfixInstance, postfix_binary
 
     if postfix_binary() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("postfix is not installed (scripts/install-system-packages.sh installs it)")
-        pytest.skip("postfix is not installed")
+        missing_server("postfix")  # skips here, fails under CI=true
     root = oauth_lab.root / "postfix-new"
     inst = PostfixInstance.for_dovecot("oauth-new", root, "corp.example", MX_ADDRESS, oauth_lab.new)
     root.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,7 @@ class TokenSource:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.fetches = 0  # how many tokens were fetched (tests, and `credentials test`)
+        self.broken = False  # the last fetch failed for a reason retrying cannot fix (see logins.shared_source)
 
     @property
     def mechanism(self) -> str:
@@ -95,7 +96,12 @@ class TokenSource:
             now = self.clock()
             if cached is not None and cached.fresh(now, self.settings.refresh_margin):
                 return cached
-            token = self.fetcher.fetch(login)
+            try:
+                token = self.fetcher.fetch(login)
+            except TokenError:
+                self.broken = True
+                raise
+            self.broken = False
             if not token.value:
                 raise TokenError(_("the token source returned an empty token for {login}").format(login=login))
             if token.fetched_at is None:
