@@ -95,6 +95,7 @@ class VerifyPanel(ProjectView, Vertical):
         self.problem = ""
         self._stop = threading.Event()
         self._timer: Timer | None = None
+        self._drawn: tuple[str, ...] | None = None  # the users the rows were built for
 
     @property
     def table(self) -> DataTable[Text]:
@@ -115,6 +116,12 @@ class VerifyPanel(ProjectView, Vertical):
     def refresh_project(self) -> None:
         if not self.is_mounted:
             return
+        emails = tuple(u.email for u in self.project.users)
+        if emails == self._drawn:  # results update their rows in place; rebuild only for other users
+            self.show_info()
+            self.show_detail()
+            return
+        self._drawn = emails
         table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
