@@ -128,6 +128,17 @@ async def test_copy_tab_copies_and_verify_tab_proves_it(lab: Any, tmp_path: Path
     copy = load_project(path).sections["copy"]
     assert copy["last_run"]["users_ok"] == 1 and copy["last_verify"]["users_ok"] == 1
 
+    # coming back later: the tabs show what the project file remembers
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]", "]")
+        detail = str(app.screen.query_one("#copy-detail", Static).render())
+        assert "last copy" in detail and "done" in detail, detail
+        await pilot.press("]")
+        verify = app.screen.query_one(VerifyPanel)
+        assert str(verify.table.get_cell(COPY_USER, "state")).strip() == "✓ same"
+    app.store.close()
+
 
 @pytest.mark.lab
 async def test_copy_pause_cancel_and_resume_copy_nothing_twice(lab: Any, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from mailmig_tui.core import clock
 from mailmig_tui.core.copy import CopyEngine, CopyOptions, FolderCopied, FolderMapping, UserFolders, plan_user
 from mailmig_tui.core.copy.config import CopyConfig, default_copy_dir, project_copy_config
-from mailmig_tui.core.copy.summary import last_copy_line, record_copy_run
+from mailmig_tui.core.copy.summary import last_copy_line, phase_label, record_copy_run, user_copy_state
 from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
@@ -38,7 +38,7 @@ from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, InfoDialog
 from mailmig_tui.ui.widgets.passphrase import prompt_for, tilde, with_passphrase
-from mailmig_tui.ui.widgets.run_view import STANDARD_COLUMNS, Column, RunView, UserRow
+from mailmig_tui.ui.widgets.run_view import STANDARD_COLUMNS, STATES, Column, RunView, UserRow
 
 PHASES = {"prestage": N_("pre-stage"), "delta": N_("delta")}
 
@@ -205,7 +205,15 @@ class CopyPanel(ProjectView, Vertical):
                 text += " · " + _("not copied: {names}").format(names=", ".join(m.source_name for m in skipped[:3]))
             text += " · " + _("f shows the plan")
         elif row.state == "idle":
+            saved = user_copy_state(self.project, row.email)
             text = f"{row.email} · " + _("a copies every user, u this one, f shows its folder plan, F1 explains")
+            if saved.get("copied_at"):
+                at = saved["copied_at"]
+                when = at.strftime("%Y-%m-%d %H:%M") if hasattr(at, "strftime") else str(at)
+                text = f"{row.email} · " + _("last copy {when} ({phase}): {state}, {n} messages").format(
+                    when=when, phase=phase_label(str(saved.get("phase", ""))), state=_(STATES.get(str(saved.get("state")), ("", "?", ""))[1]),
+                    n=f"{int(saved.get('messages', 0) or 0):,}") + (
+                    f" · {saved['error']}" if saved.get("error") else "")
         return text
 
     # --- keys -----------------------------------------------------------------------------------

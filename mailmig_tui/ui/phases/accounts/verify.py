@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 from mailmig_tui.core import clock
 from mailmig_tui.core.copy import CopyOptions
 from mailmig_tui.core.copy.config import project_copy_config
-from mailmig_tui.core.copy.summary import last_copy_line, record_copy_verify
+from mailmig_tui.core.copy.summary import last_copy_line, record_copy_verify, user_copy_state
 from mailmig_tui.core.copy.verify import CopyCheck, FolderCopyCheck, verify_copy
 from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
 from mailmig_tui.core.i18n import N_, _
@@ -141,7 +141,18 @@ class VerifyPanel(ProjectView, Vertical):
         if email in self.running:
             values["state"] = Text("⟳ " + _("verifying"))
         elif check is None:
-            values["state"] = Text("○ " + _("not verified"), style="dim")
+            saved = user_copy_state(self.project, email)  # the last verify's result, from the project file
+            verdict = saved.get("verify")
+            if verdict == "ok":
+                values["state"] = Text("✓ " + _("same"), style="green")
+            elif verdict in ("different", "error"):
+                values["state"] = Text("✗ " + (_("error") if verdict == "error" else _("differs")), style="red")
+            else:
+                values["state"] = Text("○ " + _("not verified"), style="dim")
+            if verdict in ("ok", "different"):
+                values.update(missing=count(int(saved.get("verify_missing", 0) or 0)),
+                              extra=count(int(saved.get("verify_extra", 0) or 0)),
+                              different=count(int(saved.get("verify_different", 0) or 0)))
         elif check.error:
             values["state"] = Text("✗ " + _("error"), style="bold red")
         elif check.ok:
