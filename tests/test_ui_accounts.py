@@ -263,3 +263,16 @@ def test_copy_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
     text = plain(raw)
     assert "○ idle" in text and "Progress" in text, text
     assert len(text.splitlines()) <= 24 and all(len(line) <= 80 for line in text.splitlines())
+
+
+async def test_copy_source_key_switches_between_old_provider_and_archive(demo_path: Path, frozen_clock: Any) -> None:
+    app = MailmigApp(ProjectStore.open(demo_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]", "]")
+        panel = app.screen.query_one(CopyPanel)
+        assert panel.source == "old" and "from the old provider" in str(panel.query_one("#copy-info", Static).render())
+        await pilot.press("o")
+        assert panel.source == "archive"
+        assert "from the backup archive" in str(panel.query_one("#copy-info", Static).render())
+        await pilot.press("o")
+        assert panel.source == "old"

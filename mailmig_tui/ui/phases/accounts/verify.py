@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from mailmig_tui.core import clock
 from mailmig_tui.core.copy import CopyOptions
-from mailmig_tui.core.copy.config import project_copy_config
+from mailmig_tui.core.copy.config import default_copy_dir, project_copy_config
 from mailmig_tui.core.copy.summary import last_copy_line, record_copy_verify, user_copy_state
 from mailmig_tui.core.copy.verify import CopyCheck, FolderCopyCheck, verify_copy
 from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
@@ -248,7 +248,8 @@ class VerifyPanel(ProjectView, Vertical):
         store = self.mailmig.store
         project = Project.from_dict(store.project.to_dict())
         try:
-            options = CopyOptions(project_path=store.path, config=project_copy_config(project, store.path))
+            config = project_copy_config(project, store.path)
+            options = CopyOptions(project_path=store.path, config=config, copy_dir=default_copy_dir(store.path, config))
         except Exception as exc:
             self.app.notify(str(exc), title=_("Verify"), severity="error", timeout=10)
             return
