@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import queue
 import threading
 import time
@@ -224,6 +225,7 @@ class CopyEngine:
         self.archive = (options.archive or (default_dest(options.project_path, project) if options.project_path
                                             else Path(f"{project.domain}-backup"))).absolute()
         self.phase = resolve_phase(project, options.phase)
+        self.run_id = f"{os.getpid()}-{time.time_ns()}"
         self.results: dict[str, UserDone] = {}
 
     def emit(self, event: Any) -> None:
@@ -305,6 +307,7 @@ class _Prepared:
     rows: list[MapRow] = field(default_factory=list)
     flag_fix: list[tuple[MapRow, str]] = field(default_factory=list)
     rekeyed: int = 0
+    adopted: int = 0
 
     def close(self) -> None:
         for body in self.bodies.values():
@@ -328,6 +331,7 @@ class _UserJob:
         self.problems: list[str] = []
         self.done_folders: set[bytes] = set()
         self._scanned: dict[bytes, tuple[int, list[SourceMsg]]] = {}  # from _announce, used once by _folder
+        self._unchanged: set[bytes] = set()  # folders _announce found with nothing to do on either side
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -412,6 +416,8 @@ class _UserJob:
         against the map; bodies are not read)."""
         assert self.source is not None
         folders = messages = size = 0
+        writing: list[FolderMapping] = []
+        unchanged: list[tuple[FolderMapping, int]] = []
         for mapping in plan:
             if mapping.action != "copy":
                 continue
@@ -419,14 +425,42 @@ class _UserJob:
             uidvalidity, exists = self.source.open_folder(folder)
             metas = self._since(self.source.metadata(exists))
             self._scanned[mapping.source_raw] = (uidvalidity, metas)
-            have = {r.source_uid for r in self.idmap.rows(self.user, mapping.source_raw)
-                    if r.source_uidvalidity == uidvalidity and r.state == "done"}
+            rows = self.idmap.rows(self.user, mapping.source_raw)
+            have = {r.source_uid: r for r in rows if r.source_uidvalidity == uidvalidity and r.state == "done"}
             todo = [m for m in metas if m.uid not in have]
+            state = self.idmap.folder(self.user, mapping.source_raw)
+            if (not todo and state is not None and state.source_uidvalidity == uidvalidity and mapping.exists
+                    and state.target_raw == mapping.target_raw and len(have) == len(rows)
+                    and all(have[m.uid].flags == " ".join(m.flags) for m in metas)):
+                unchanged.append((mapping, state.target_uidvalidity))
             folders += 1
             messages += len(todo)
             size += sum(max(m.size, 0) for m in todo)
+            if todo:
+                writing.append(mapping)
             self.controls.checkpoint()
+        if writing and not self.opt.dry_run:
+            self._mark_inflight(writing)
+        # Nothing new, no flag change, nothing pending, and the target folder is the one we wrote to (same
+        # UIDVALIDITY, a STATUS away): the folder is skipped without selecting it on either side again.
+        assert self.target is not None
+        for mapping, t_uidv in unchanged:
+            st = self.target.folder_status(mapping.target_raw, [b"UIDVALIDITY"])
+            if int(st[b"UIDVALIDITY"]) == t_uidv and self.idmap.inflight(self.user, mapping.target_raw) is None:
+                self._unchanged.add(mapping.source_raw)
         self.engine.emit(UserPlanned(self.user, folders, messages, size))
+
+    def _mark_inflight(self, mappings: list[FolderMapping]) -> None:
+        """Before the first APPEND of this run: each target folder's UIDNEXT, durably (see idmap.py)."""
+        assert self.target is not None
+        marks = []
+        for mapping in mappings:
+            if mapping.target_raw.upper() == b"INBOX" or self.target.folder_exists(mapping.target_raw):
+                st = self.target.folder_status(mapping.target_raw, [b"UIDNEXT", b"UIDVALIDITY"])
+                marks.append((mapping.target_raw, int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"])))
+            else:
+                marks.append((mapping.target_raw, 0, 1))
+        self.idmap.mark_inflight(self.user, marks, self.engine.run_id)
 
     def _since(self, metas: list[SourceMsg]) -> list[SourceMsg]:
         since = self.opt.since
@@ -438,6 +472,11 @@ class _UserJob:
 
     def _folder(self, mapping: FolderMapping) -> None:
         assert self.source is not None and self.target is not None
+        if mapping.source_raw in self._unchanged:
+            n = len(self._scanned.pop(mapping.source_raw, (0, []))[1])
+            self.engine.emit(FolderStarted(self.user, mapping.source_name, 0, 0, n))
+            self.engine.emit(FolderCopied(self.user, mapping.source_name, mapping.target_name, 0, n, 0, 0, 0))
+            return
         source_folder = _source_folder(mapping)
         s_uidv, exists = self.source.open_folder(source_folder)
         scanned = self._scanned.pop(mapping.source_raw, None)
@@ -451,6 +490,7 @@ class _UserJob:
         if not dry or self._target_exists(mapping.target_raw):
             t_uidv, permanent = self._select_target(mapping.target_raw, create=not dry)
         recovered = 0
+        orphans: dict[str, list[int]] = {}
         if not dry:
             if any(r.target_raw == mapping.target_raw and r.target_uidvalidity != t_uidv for r in rows):
                 self._target_changed(mapping.target_raw, t_uidv)
@@ -459,6 +499,7 @@ class _UserJob:
             if intents:
                 recovered = self._recover(intents, mapping.target_raw, t_uidv)
                 rows = self.idmap.rows(self.user, mapping.source_raw)
+            orphans = self._orphans(mapping.target_raw, t_uidv)
             self.idmap.set_folder(FolderState(self.user, mapping.source_raw, s_uidv, mapping.target_raw, t_uidv))
 
         current = {r.source_uid: r for r in rows if r.source_uidvalidity == s_uidv and r.state == "done"}
@@ -473,7 +514,9 @@ class _UserJob:
         flags_updated = self._sync_flags(mapping, metas, current, permanent, dry)
         copied = rekeyed = 0
         if not dry:
-            copied, rekeyed = self._pipeline(mapping, s_uidv, t_uidv, todo, pool, permanent)
+            copied, rekeyed, adopted = self._pipeline(mapping, s_uidv, t_uidv, todo, pool, orphans, permanent)
+            recovered += adopted
+            self.idmap.clear_inflight(self.user, mapping.target_raw)
         self.engine.emit(FolderCopied(self.user, mapping.source_name, mapping.target_name, copied, already, rekeyed,
                                       flags_updated, recovered))
 
@@ -516,7 +559,8 @@ class _UserJob:
         return tuple(f for f in flags if valid_flag(f) and (f.startswith("\\") or keep_keywords or f.lower() in allowed))
 
     def _pipeline(self, mapping: FolderMapping, s_uidv: int, t_uidv: int, todo: list[SourceMsg],
-                  pool: dict[str, list[MapRow]], permanent: set[str]) -> tuple[int, int]:
+                  pool: dict[str, list[MapRow]], orphans: dict[str, list[int]], permanent: set[str]
+                  ) -> tuple[int, int, int]:
         """Copy `todo` in batches, two stages overlapping: a reader thread fetches batch k+1 from the source
         (bodies spooled, hashed, intents committed) while this thread APPENDs batch k to the target. At
         most two batches are in memory; an error in either stage stops both and reaches the retry loop."""
@@ -530,7 +574,7 @@ class _UserJob:
                     if stop.is_set():
                         return
                     self.controls.checkpoint()
-                    prepared = self._prepare(idmap, mapping, s_uidv, t_uidv, batch.msgs, pool)
+                    prepared = self._prepare(idmap, mapping, s_uidv, t_uidv, batch.msgs, pool, orphans)
                     while not stop.is_set():
                         try:
                             handoff.put(prepared, timeout=0.2)
@@ -548,7 +592,7 @@ class _UserJob:
 
         thread = threading.Thread(target=reader, name=f"copy-read-{self.user}", daemon=True)
         thread.start()
-        copied = rekeyed = 0
+        copied = rekeyed = adopted = 0
         try:
             while True:
                 item = handoff.get()
@@ -560,6 +604,7 @@ class _UserJob:
                     self._deliver(mapping, t_uidv, item, permanent)
                     copied += len(item.send)
                     rekeyed += item.rekeyed
+                    adopted += item.adopted
                 finally:
                     item.close()
         finally:
@@ -572,10 +617,10 @@ class _UserJob:
                 if isinstance(left, _Prepared):
                     left.close()
             thread.join()
-        return copied, rekeyed
+        return copied, rekeyed, adopted
 
     def _prepare(self, idmap: IdentityMap, mapping: FolderMapping, s_uidv: int, t_uidv: int, msgs: list[SourceMsg],
-                 pool: dict[str, list[MapRow]]) -> _Prepared:
+                 pool: dict[str, list[MapRow]], orphans: dict[str, list[int]]) -> _Prepared:
         """The reader's stage: bodies fetched; re-keyed rows (after a source UIDVALIDITY change) updated;
         intents of the rest committed, durable before any of them is sent."""
         assert self.source is not None
@@ -583,10 +628,18 @@ class _UserJob:
         prepared = _Prepared(bodies)
         try:
             rekeys: list[tuple[MapRow, int, int]] = []
+            adopt: list[MapRow] = []
             for m in msgs:
                 body = bodies.get(m.uid)
                 if body is None:
                     continue  # expunged meanwhile, or an archive file that failed its checksum (reported)
+                if orphans.get(body.sha256):
+                    # Sent by a run whose last commits a power cut lost: adopt it, with today's flags.
+                    row = MapRow(self.user, mapping.source_raw, s_uidv, m.uid, mapping.target_raw, t_uidv,
+                                 orphans[body.sha256].pop(0), body.sha256, body.size, body.message_id, "", "done")
+                    adopt.append(row)
+                    prepared.flag_fix.append((row, " ".join(m.flags)))
+                    continue
                 if pool.get(body.sha256):
                     row = pool[body.sha256].pop(0)
                     rekeys.append((row, s_uidv, m.uid))
@@ -597,6 +650,9 @@ class _UserJob:
             if rekeys:
                 idmap.rekey_source(rekeys)
                 prepared.rekeyed = len(rekeys)
+            if adopt:
+                idmap.add_done(adopt)
+                prepared.adopted = len(adopt)
             prepared.rows = [MapRow(self.user, mapping.source_raw, s_uidv, m.uid, mapping.target_raw, t_uidv, 0, b.sha256,
                                     b.size, b.message_id, " ".join(m.flags), "intent") for m, b in prepared.send]
             if prepared.rows:
@@ -727,6 +783,23 @@ class _UserJob:
         self.idmap.complete(done)
         self.idmap.drop(gone)
         return len(done)
+
+    def _orphans(self, target_raw: bytes, t_uidv: int) -> dict[str, list[int]]:
+        """sha256 -> target UIDs that an earlier, interrupted run may have sent without the map knowing
+        (its in-flight marker is still there): unclaimed messages at or above the UIDNEXT it recorded."""
+        assert self.target is not None
+        marker = self.idmap.inflight(self.user, target_raw)
+        if marker is None or marker[2] == self.engine.run_id:
+            return {}
+        uidvalidity, uidnext, _run = marker
+        if uidvalidity != t_uidv:
+            uidnext = 1  # the folder is new (or was re-created) since: all of it
+        claimed = self.idmap.claimed(self.user, target_raw, t_uidv)
+        candidates = [u for u in self.target.search(["UID", f"{max(uidnext, 1)}:*"]) if u >= uidnext and u not in claimed]
+        out: dict[str, list[int]] = defaultdict(list)
+        for uid, sha, _size in sorted(self._hash_target(candidates)):
+            out[sha].append(uid)
+        return out
 
     def _target_changed(self, target_raw: bytes, t_uidv: int) -> None:
         """The target folder was re-created or renumbered: re-point every row at what is really there."""

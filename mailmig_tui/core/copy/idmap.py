@@ -10,6 +10,11 @@ A row is written as an *intent* (state 'intent', no target UID) and committed be
 sent, and set 'done' with the target UID after the server confirms. A run killed in between leaves
 intents; the next run looks each one up on the target (size, then sha256 of the candidates) and either
 completes the row or drops it so the message is sent again. Nothing is ever both missing and mapped.
+
+Commits survive a killed process (WAL). For a power cut, which can lose the last commits, each user's
+run first records durably (one fsync) the UIDNEXT of every target folder it will write to (`inflight`);
+the next run hashes the unclaimed target messages above it and adopts those that match instead of
+sending them again.
 """
 
 from __future__ import annotations
@@ -44,6 +49,17 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (user, source_raw, source_uidvalidity, source_uid)
 );
 CREATE INDEX IF NOT EXISTS messages_target ON messages (user, target_raw, target_uidvalidity, target_uid);
+-- Target folders a run is about to APPEND to, with the folder's UIDNEXT before the first APPEND: after
+-- a power cut that lost the latest commits, every unclaimed target message at or above it may be one
+-- of ours, and is matched by sha256 instead of being sent again.
+CREATE TABLE IF NOT EXISTS inflight (
+    user TEXT NOT NULL,
+    target_raw BLOB NOT NULL,
+    target_uidvalidity INTEGER NOT NULL,     -- 0: the folder did not exist yet
+    uidnext INTEGER NOT NULL,
+    run TEXT NOT NULL,
+    PRIMARY KEY (user, target_raw)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -83,9 +99,8 @@ class IdentityMap:
         self.path = path
         self.db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL (WAL): commits survive a killed process; only add_intents() also waits for the disk
-        # (FULL), so an intent is durable before its APPEND leaves, a power cut included. Losing a later
-        # commit to a power cut is safe: the intent is still there and the next run reconciles it.
+        # NORMAL (WAL): commits survive a killed process; only mark_inflight() waits for the disk (FULL),
+        # once per user and run, which covers a power cut (see the module docstring).
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
 
@@ -121,13 +136,6 @@ class IdentityMap:
         return {r[0] for r in cur}
 
     def add_intents(self, rows: list[MapRow]) -> None:
-        self.db.execute("PRAGMA synchronous=FULL")  # one fsync per batch, for the intents only
-        try:
-            self._add_intents(rows)
-        finally:
-            self.db.execute("PRAGMA synchronous=NORMAL")
-
-    def _add_intents(self, rows: list[MapRow]) -> None:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 [(r.user, r.source_raw, r.source_uidvalidity, r.source_uid, r.target_raw,
@@ -160,3 +168,35 @@ class IdentityMap:
             self.db.executemany(
                 "UPDATE messages SET flags=? WHERE user=? AND source_raw=? AND source_uidvalidity=? AND source_uid=?",
                 [(f, r.user, r.source_raw, r.source_uidvalidity, r.source_uid) for r, f in changes])
+
+    def add_done(self, rows: list[MapRow]) -> None:
+        """Rows for target messages adopted after a lost commit (state 'done' already)."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                [(r.user, r.source_raw, r.source_uidvalidity, r.source_uid, r.target_raw,
+                                  r.target_uidvalidity, r.target_uid, r.sha256, r.size, r.message_id, r.flags, "done")
+                                 for r in rows])
+
+    # --- in-flight markers -----------------------------------------------------------------------
+
+    def mark_inflight(self, user: str, folders: list[tuple[bytes, int, int]], run: str) -> None:
+        """(target_raw, uidvalidity, uidnext) before this run writes there; durable (fsync) on return.
+        A marker a previous run left is kept: its UIDNEXT is the lower bound that matters."""
+        if not folders:
+            return
+        self.db.execute("PRAGMA synchronous=FULL")
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR IGNORE INTO inflight VALUES (?,?,?,?,?)",
+                                    [(user, raw, v, n, run) for raw, v, n in folders])
+        finally:
+            self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def inflight(self, user: str, target_raw: bytes) -> tuple[int, int, str] | None:
+        r = self.db.execute("SELECT target_uidvalidity, uidnext, run FROM inflight WHERE user=? AND target_raw=?",
+                            (user, target_raw)).fetchone()
+        return (int(r[0]), int(r[1]), str(r[2])) if r else None
+
+    def clear_inflight(self, user: str, target_raw: bytes) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM inflight WHERE user=? AND target_raw=?", (user, target_raw))
