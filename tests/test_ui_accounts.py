@@ -128,6 +128,17 @@ async def test_copy_tab_copies_and_verify_tab_proves_it(lab: Any, tmp_path: Path
     copy = load_project(path).sections["copy"]
     assert copy["last_run"]["users_ok"] == 1 and copy["last_verify"]["users_ok"] == 1
 
+    # coming back later: the tabs show what the project file remembers
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]", "]")
+        detail = str(app.screen.query_one("#copy-detail", Static).render())
+        assert "last copy" in detail and "done" in detail, detail
+        await pilot.press("]")
+        verify = app.screen.query_one(VerifyPanel)
+        assert str(verify.table.get_cell(COPY_USER, "state")).strip() == "✓ same"
+    app.store.close()
+
 
 @pytest.mark.lab
 async def test_copy_pause_cancel_and_resume_copy_nothing_twice(lab: Any, tmp_path: Path) -> None:
@@ -252,3 +263,16 @@ def test_copy_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
     text = plain(raw)
     assert "○ idle" in text and "Progress" in text, text
     assert len(text.splitlines()) <= 24 and all(len(line) <= 80 for line in text.splitlines())
+
+
+async def test_copy_source_key_switches_between_old_provider_and_archive(demo_path: Path, frozen_clock: Any) -> None:
+    app = MailmigApp(ProjectStore.open(demo_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "]", "]")
+        panel = app.screen.query_one(CopyPanel)
+        assert panel.source == "old" and "from the old provider" in str(panel.query_one("#copy-info", Static).render())
+        await pilot.press("o")
+        assert panel.source == "archive"
+        assert "from the backup archive" in str(panel.query_one("#copy-info", Static).render())
+        await pilot.press("o")
+        assert panel.source == "old"

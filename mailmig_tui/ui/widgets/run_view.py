@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -164,8 +165,14 @@ def duration(seconds: float) -> str:
 
 def fit(value: str | Text, width: int, *, right: bool = False, lead: bool = True, style: str = "") -> Text:
     """Exactly `width` cells: a separating space, then the value cut with … or aligned."""
-    text = value.copy() if isinstance(value, Text) else Text(value, style=style)
     inner = width - (1 if lead else 0)
+    if isinstance(value, str) and cell_len(value) <= inner:  # the common case, without Text arithmetic
+        pad = " " * (inner - cell_len(value))
+        text = Text((" " if lead else "") + (pad + value if right else value + pad))
+        if style:
+            text.stylize(style, 1 if lead else 0)  # as below: the separating space stays plain
+        return text
+    text = value.copy() if isinstance(value, Text) else Text(value, style=style)
     text.truncate(inner, overflow="ellipsis")
     text.align("right" if right else "left", inner)
     return Text(" ") + text if lead else text
@@ -259,9 +266,9 @@ class RunView(Vertical):
     def on_resize(self, event: Resize) -> None:
         fixed = sum(c.width for c in self.columns)
         width = max(MIN_FLEX, event.size.width - fixed - 1)  # 1: the vertical scrollbar
-        if width != self._flex_width:
+        if width != self._flex_width or self._table_users != list(self.rows):
             self._flex_width = width
-            self._table_users = []  # rebuild with the new width
+            self._table_users = []  # (re)build at this width
             self.refresh_view()
 
     # --- the owner steers -----------------------------------------------------------------------
@@ -448,6 +455,8 @@ class RunView(Vertical):
         table = self.table
         emails = list(self.rows)
         if emails != self._table_users:
+            if not self.size.width:  # not laid out yet: on_resize builds it once, at the real width
+                return
             cursor = table.cursor_row
             table.clear(columns=True)
             for column in self.columns:

@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from mailmig_tui.core import clock
 from mailmig_tui.core.copy import CopyEngine, CopyOptions, FolderCopied, FolderMapping, UserFolders, plan_user
 from mailmig_tui.core.copy.config import CopyConfig, default_copy_dir, project_copy_config
-from mailmig_tui.core.copy.summary import last_copy_line, record_copy_run
+from mailmig_tui.core.copy.summary import last_copy_line, phase_label, record_copy_run, user_copy_state
 from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
@@ -38,7 +38,7 @@ from mailmig_tui.core.store import ProjectStore
 from mailmig_tui.ui.project_view import ProjectView
 from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, InfoDialog
 from mailmig_tui.ui.widgets.passphrase import prompt_for, tilde, with_passphrase
-from mailmig_tui.ui.widgets.run_view import STANDARD_COLUMNS, Column, RunView, UserRow
+from mailmig_tui.ui.widgets.run_view import STANDARD_COLUMNS, STATES, Column, RunView, UserRow
 
 PHASES = {"prestage": N_("pre-stage"), "delta": N_("delta")}
 
@@ -98,6 +98,7 @@ class CopyPanel(ProjectView, Vertical):
         Binding("p", "pause", N_("Pause"), id="copy.pause"),
         Binding("c", "stop", N_("Cancel"), id="copy.cancel"),
         Binding("f", "plan", N_("Folder plan"), id="copy.plan"),
+        Binding("o", "toggle_source", N_("Source"), id="copy.source"),
     ]
     DEFAULT_CSS = """
     CopyPanel { height: 1fr; }
@@ -117,6 +118,7 @@ class CopyPanel(ProjectView, Vertical):
         self.phase = ""
         self.problem = ""
         self.last_users: list[str] | None = None  # what the last run copied (r resumes the same)
+        self.source = "old"  # old: read the old provider; archive: upload from the local backup
         self._closing = False
 
     def compose(self) -> ComposeResult:
@@ -141,7 +143,11 @@ class CopyPanel(ProjectView, Vertical):
         if not self.is_mounted:
             return
         new = self.project.new.imap
-        where = _("from the old provider {old} to {new}").format(old=self.project.old.imap.describe(), new=new.describe())
+        if self.source == "archive":
+            where = _("from the backup archive to {new} (o: from the old provider)").format(new=new.describe())
+        else:
+            where = _("from the old provider {old} to {new}").format(old=self.project.old.imap.describe(),
+                                                                    new=new.describe())
         self.query_one("#copy-info", Static).update(Text(where, no_wrap=True, overflow="ellipsis"))
         self.view.refresh_view(now)
 
@@ -205,13 +211,21 @@ class CopyPanel(ProjectView, Vertical):
                 text += " · " + _("not copied: {names}").format(names=", ".join(m.source_name for m in skipped[:3]))
             text += " · " + _("f shows the plan")
         elif row.state == "idle":
+            saved = user_copy_state(self.project, row.email)
             text = f"{row.email} · " + _("a copies every user, u this one, f shows its folder plan, F1 explains")
+            if saved.get("copied_at"):
+                at = saved["copied_at"]
+                when = at.strftime("%Y-%m-%d %H:%M") if hasattr(at, "strftime") else str(at)
+                text = f"{row.email} · " + _("last copy {when} ({phase}): {state}, {n} messages").format(
+                    when=when, phase=phase_label(str(saved.get("phase", ""))), state=_(STATES.get(str(saved.get("state")), ("", "?", ""))[1]),
+                    n=f"{int(saved.get('messages', 0) or 0):,}") + (
+                    f" · {saved['error']}" if saved.get("error") else "")
         return text
 
     # --- keys -----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("start", "start_user"):
+        if action in ("start", "start_user", "toggle_source"):
             return not self.worker_running
         if action == "resume":
             return self.view.resumable and not self.worker_running
@@ -230,6 +244,16 @@ class CopyPanel(ProjectView, Vertical):
 
     def action_start(self) -> None:
         self._start(None)
+
+    def action_toggle_source(self) -> None:
+        """Copy from the old provider, or upload from the local backup (no second download of a slow or
+        throttled old provider)."""
+        if self.worker_running:
+            return
+        self.source = "archive" if self.source == "old" else "old"
+        for row in self.view.rows.values():
+            row.extra.pop("plan", None)  # a plan is per source
+        self.refresh_view()
 
     def action_start_user(self) -> None:
         row = self.view.highlighted()
@@ -257,7 +281,8 @@ class CopyPanel(ProjectView, Vertical):
         except Exception as exc:  # a bad [copy] section: say which line and key, start nothing
             self.app.notify(str(exc), title=_("Copy"), severity="error", timeout=10)
             return
-        options = CopyOptions(users=users, project_path=store.path, config=config, **self.engine_options)
+        options = CopyOptions(users=users, project_path=store.path, config=config,
+                              copy_dir=default_copy_dir(store.path, config), source=self.source, **self.engine_options)
         self.controls = Controls()
         self.last_users = users
         self.view.set_paused(False)
@@ -321,8 +346,9 @@ class CopyPanel(ProjectView, Vertical):
         project = Project.from_dict(store.project.to_dict())
 
         def work() -> PlanResult:
-            options = CopyOptions(users=[email], project_path=store.path,
-                                  config=project_copy_config(project, store.path))
+            config = project_copy_config(project, store.path)
+            options = CopyOptions(users=[email], project_path=store.path, config=config,
+                                  copy_dir=default_copy_dir(store.path, config), source=self.source)
             return PlanResult(email, tuple(plan_user(project, open_credentials(prompt_for(passphrase)), email, options)))
 
         self.app.notify(_("Listing {email}'s folders on both sides…").format(email=email), timeout=3)

@@ -84,6 +84,7 @@ class AccountsTable(UserTable):
         super().__init__(cell_padding=0, **kwargs)
         self.panel = panel
         self._login_width = MIN_LOGIN
+        self._drawn: tuple[Any, ...] | None = None  # what the rows were built from (skip identical rebuilds)
 
     def on_resize(self) -> None:
         fixed = sum(w for _k, _h, w in COLUMNS)
@@ -92,6 +93,17 @@ class AccountsTable(UserTable):
 
     def refresh_project(self) -> None:
         panel = self.panel
+        project = self.project
+        section = project.sections.get("accounts")
+        drawn = (tuple((u.email, u.effective_new_login) for u in project.users), self._login_width,
+                 repr(section.get("last_check")) if isinstance(section, dict) else "", project.domain)
+        if not self.size.width:  # not laid out yet: on_resize draws it once the width is known
+            return
+        if drawn == self._drawn:  # 5,000 users: rebuilding costs seconds; live results update cells in place
+            panel.show_detail()
+            return
+        self._drawn = drawn
+        panel.saved = saved_results(project)  # once per redraw, not once per cell
         cursor = self.cursor_row
         self.clear(columns=True)
         for key, header, width in COLUMNS:
@@ -166,6 +178,7 @@ class UsersPanel(ProjectView, Vertical):
         super().__init__(**kwargs)
         self.buffer = EventBuffer()
         self.live: dict[str, dict[str, SideResult]] = {}  # this session's results (and "checking")
+        self.saved: dict[str, dict[str, Any]] = {}  # the project's saved results, read at each redraw
         self.passwords: dict[str, tuple[bool, bool, bool]] | None = None  # None: store not read yet
         self.checking = False
         self.check_total = 0
@@ -214,7 +227,7 @@ class UsersPanel(ProjectView, Vertical):
     def result_of(self, email: str) -> dict[str, SideResult]:
         if email in self.live:
             return self.live[email]
-        record = saved_results(self.project).get(email)
+        record = self.saved.get(email)
         if record is None:
             return {}
         return {side: saved_side(record, side) for side in ("old", "new", "smtp")}

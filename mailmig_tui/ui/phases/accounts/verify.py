@@ -21,8 +21,8 @@ from textual.worker import Worker, WorkerState
 
 from mailmig_tui.core import clock
 from mailmig_tui.core.copy import CopyOptions
-from mailmig_tui.core.copy.config import project_copy_config
-from mailmig_tui.core.copy.summary import last_copy_line, record_copy_verify
+from mailmig_tui.core.copy.config import default_copy_dir, project_copy_config
+from mailmig_tui.core.copy.summary import last_copy_line, record_copy_verify, user_copy_state
 from mailmig_tui.core.copy.verify import CopyCheck, FolderCopyCheck, verify_copy
 from mailmig_tui.core.credentials import PassphrasePrompt, open_credentials
 from mailmig_tui.core.i18n import N_, _
@@ -95,6 +95,7 @@ class VerifyPanel(ProjectView, Vertical):
         self.problem = ""
         self._stop = threading.Event()
         self._timer: Timer | None = None
+        self._drawn: tuple[str, ...] | None = None  # the users the rows were built for
 
     @property
     def table(self) -> DataTable[Text]:
@@ -115,6 +116,12 @@ class VerifyPanel(ProjectView, Vertical):
     def refresh_project(self) -> None:
         if not self.is_mounted:
             return
+        emails = tuple(u.email for u in self.project.users)
+        if emails == self._drawn:  # results update their rows in place; rebuild only for other users
+            self.show_info()
+            self.show_detail()
+            return
+        self._drawn = emails
         table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
@@ -134,7 +141,18 @@ class VerifyPanel(ProjectView, Vertical):
         if email in self.running:
             values["state"] = Text("⟳ " + _("verifying"))
         elif check is None:
-            values["state"] = Text("○ " + _("not verified"), style="dim")
+            saved = user_copy_state(self.project, email)  # the last verify's result, from the project file
+            verdict = saved.get("verify")
+            if verdict == "ok":
+                values["state"] = Text("✓ " + _("same"), style="green")
+            elif verdict in ("different", "error"):
+                values["state"] = Text("✗ " + (_("error") if verdict == "error" else _("differs")), style="red")
+            else:
+                values["state"] = Text("○ " + _("not verified"), style="dim")
+            if verdict in ("ok", "different"):
+                values.update(missing=count(int(saved.get("verify_missing", 0) or 0)),
+                              extra=count(int(saved.get("verify_extra", 0) or 0)),
+                              different=count(int(saved.get("verify_different", 0) or 0)))
         elif check.error:
             values["state"] = Text("✗ " + _("error"), style="bold red")
         elif check.ok:
@@ -230,7 +248,8 @@ class VerifyPanel(ProjectView, Vertical):
         store = self.mailmig.store
         project = Project.from_dict(store.project.to_dict())
         try:
-            options = CopyOptions(project_path=store.path, config=project_copy_config(project, store.path))
+            config = project_copy_config(project, store.path)
+            options = CopyOptions(project_path=store.path, config=config, copy_dir=default_copy_dir(store.path, config))
         except Exception as exc:
             self.app.notify(str(exc), title=_("Verify"), severity="error", timeout=10)
             return
