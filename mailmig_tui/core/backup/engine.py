@@ -53,11 +53,11 @@ from mailmig_tui.core.backup.index import FolderRow, Index, Row
 from mailmig_tui.core.backup.maildir import HashingWriter, MaildirFolder, header_block, syncfs
 from mailmig_tui.core.backup.names import folder_dirname, user_dirname
 from mailmig_tui.core.credentials import Credentials
-from mailmig_tui.core.endpoints import admin_password_hint
-from mailmig_tui.core.errors import CredentialError, MailmigError, UsageError
+from mailmig_tui.core.errors import MailmigError, UsageError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.imap.fetch import FetchFailed, Meta, stream_fetch, uid_set
 from mailmig_tui.core.imap.listing import FolderStatus, list_status
+from mailmig_tui.core.imap.logins import side_login_specs
 from mailmig_tui.core.imap.session import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.model import Project, User
 from mailmig_tui.core.runs import Cancelled as _Cancelled
@@ -142,32 +142,8 @@ def select_users(project: Project, wanted: list[str] | None) -> list[User]:
 
 
 def login_specs(project: Project, credentials: Credentials, users: list[User]) -> dict[str, LoginSpec | str]:
-    """Each user's login, or the reason it cannot log in (a missing password fails that user only).
-    Read here, on the calling thread: keyring backends are not all thread-safe."""
-    auth = project.old.auth
-    if auth.method == "oauth2":
-        from mailmig_tui.core.oauth.logins import oauth_login_specs
-
-        return oauth_login_specs(project, "old", credentials, {u.email: u.effective_old_login for u in users})
-    out: dict[str, LoginSpec | str] = {}
-    admin_secret: str | None = None
-    if auth.method != "user":
-        admin_secret = credentials.get(project.domain, "old", auth.master_user)
-    for user in users:
-        login = user.effective_old_login
-        if auth.method != "user":
-            out[user.email] = (LoginSpec(login, admin_secret, auth) if admin_secret is not None else
-                               _("no password stored for the admin login {login}").format(login=auth.master_user)
-                               + " " + admin_password_hint("old"))
-            continue
-        try:
-            secret = credentials.get(project.domain, "old", login)
-        except CredentialError as exc:
-            out[user.email] = str(exc)
-            continue
-        out[user.email] = LoginSpec(login, secret, auth) if secret is not None else _(
-            "no old-provider password stored for {login} (import it with `mailmig users import`)").format(login=login)
-    return out
+    """Each user's login on the old provider, or the reason it cannot log in (that user fails alone)."""
+    return side_login_specs(project, credentials, users, "old")
 
 
 # --- the engine ------------------------------------------------------------------------------------

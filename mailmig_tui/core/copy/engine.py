@@ -63,10 +63,11 @@ from mailmig_tui.core.copy.sources import (
     spool_dir_for,
 )
 from mailmig_tui.core.credentials import Credentials
-from mailmig_tui.core.errors import CredentialError, MailmigError
+from mailmig_tui.core.errors import MailmigError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.imap.append import AppendFailed, Capabilities, Outgoing, append_messages, valid_flag
 from mailmig_tui.core.imap.fetch import FetchFailed, Meta, stream_fetch, uid_set
+from mailmig_tui.core.imap.logins import side_login_specs
 from mailmig_tui.core.imap.session import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.model import Project, User
 from mailmig_tui.core.runs import (
@@ -153,39 +154,6 @@ def resolve_phase(project: Project, wanted: str) -> str:
     return "delta" if isinstance(cutover, datetime) and cutover <= now() else "prestage"
 
 
-def side_login_specs(project: Project, credentials: Credentials, users: list[User], side: str) -> dict[str, LoginSpec | str]:
-    """Each user's login on `side` ("old" | "new"), or why there is none (that user fails alone)."""
-    provider = project.old if side == "old" else project.new
-    auth = provider.auth
-    if auth.method == "oauth2":
-        from mailmig_tui.core.oauth.logins import oauth_login_specs
-
-        return oauth_login_specs(project, side, credentials, {
-            u.email: u.effective_old_login if side == "old" else u.effective_new_login for u in users})
-    where = _("old provider") if side == "old" else _("new provider")
-    out: dict[str, LoginSpec | str] = {}
-    admin: str | None = None
-    admin_error = ""
-    if auth.method != "user":
-        try:
-            admin = credentials.get(project.domain, side, auth.master_user)
-        except CredentialError as exc:
-            admin_error = str(exc)
-    for user in users:
-        login = user.effective_old_login if side == "old" else user.effective_new_login
-        if auth.method != "user":
-            out[user.email] = (LoginSpec(login, admin, auth) if admin is not None else admin_error or _(
-                "no password stored for the {side} admin login {login}").format(side=where, login=auth.master_user))
-            continue
-        try:
-            secret = credentials.get(project.domain, side, login)
-        except CredentialError as exc:
-            out[user.email] = str(exc)
-            continue
-        out[user.email] = LoginSpec(login, secret, auth) if secret is not None else _(
-            "no {side} password stored for {login}").format(side=where, login=login)
-    return out
-
 
 def connect_side(project: Project, side: str, spec: LoginSpec, timeout: float) -> IMAPClient:
     endpoint = project.old.imap if side == "old" else project.new.imap
@@ -229,7 +197,7 @@ class CopyEngine:
         self.controls = controls or Controls()
         self.on_event = on_event or (lambda event: None)
         self._emit_lock = threading.Lock()
-        self.copy_dir = (options.copy_dir or _fallback_dir(options.project_path, project)).absolute()
+        self.copy_dir = (options.copy_dir or _fallback_dir(options.project_path, project, options.config)).absolute()
         self.archive = (options.archive or (default_dest(options.project_path, project) if options.project_path
                                             else Path(f"{project.domain}-backup"))).absolute()
         self.phase = resolve_phase(project, options.phase)
@@ -292,11 +260,13 @@ class CopyEngine:
         return done
 
 
-def _fallback_dir(project_path: Path | None, project: Project) -> Path:
+def _fallback_dir(project_path: Path | None, project: Project, config: CopyConfig) -> Path:
+    """`[copy] dir` of the options' config, else `<project>.copy` beside the project: whoever builds the
+    options (CLI, TUI, go-live) gets the same identity map, never a second one."""
     if project_path is not None:
         from mailmig_tui.core.copy.config import default_copy_dir
 
-        return default_copy_dir(project_path, CopyConfig())
+        return default_copy_dir(project_path, config)
     return Path(f"{project.domain}.copy")
 
 

@@ -9,7 +9,6 @@ from textual.widgets import DataTable, Static
 
 from mailmig_tui.core import clock, dashboard, plan
 from mailmig_tui.core.i18n import N_, _
-from mailmig_tui.core.matrix.results import dashboard_line as matrix_line
 from mailmig_tui.core.model import PLAN_KEYS, Project
 from mailmig_tui.core.phases import Phase, PhaseStatus
 from mailmig_tui.ui.screens.base import MailmigScreen
