@@ -386,7 +386,8 @@ def test_the_readme_example_keeps_every_comment_and_inline_table_when_edited(tmp
     from mailmig_tui.core.model import MxHost
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)  # type: ignore[union-attr]
+    # The project-file section's example: the toml block that is a whole project file.
+    block = re.search(r"```toml\n(schema_version.*?)```", readme, re.S).group(1)  # type: ignore[union-attr]
     block = block.replace('announcement = """Subject: …"""', 'announcement = """Subject: hi\n\nbody $domain"""')
     path = tmp_path / "corp.example.mailmig.toml"
     path.write_text(block)

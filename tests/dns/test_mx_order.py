@@ -40,5 +40,6 @@ def test_mx_answers_and_targets_are_in_preference_order(fresh_lab: DnsLab, proje
 def test_providers_tab_lists_mx_by_preference(project) -> None:  # type: ignore[no-untyped-def]
     project.new.mx = [MxHost("b.test", 10), MxHost("c.test", 15), MxHost("a.test", 5)]
     table = provider_table(project)
-    mx_row = [str(c) for c in table.columns[2]._cells][3]
+    labels = [str(c) for c in table.columns[0]._cells]
+    mx_row = [str(c) for c in table.columns[2]._cells][labels.index("MX")]
     assert mx_row.splitlines() == ["5 a.test", "10 b.test", "15 c.test"]

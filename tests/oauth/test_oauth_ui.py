@@ -15,7 +15,9 @@ def _text(panel: ProviderPanel) -> str:
     from rich.console import Console
 
     console = Console(width=78, record=True, color_system=None)
-    console.print(panel.content)
+    from textual.widgets import Static
+
+    console.print(panel.query_one("#provider-table", Static).content)
     return console.export_text()
 
 
