@@ -109,13 +109,13 @@ def archive_hashes(dest: Path, user: str) -> dict[tuple[str, ...], Counter[str]]
 
 
 def assert_archive_matches_corpus(dest: Path, user: str,
-                                  extra: dict[tuple[str, ...], list[bytes]] | None = None) -> None:
+                                  extra: dict[tuple[str, ...], list[bytes]] | None = None, port: int | None = None) -> None:
     """Every archived message of `user` is byte for byte one the corpus generated (sha256 recorded at
     generation, before mailmig touched it), each exactly once, in its folder; `extra` are messages the
     test appended itself."""
     from mailmig_tui.lab.corpus import expected_hashes, nonempty
 
-    expected = expected_hashes(user)
+    expected = expected_hashes(user, port)  # port: when other labs of the session hold the same login
     for path, raws in (extra or {}).items():
         expected.setdefault(path, Counter()).update(hashlib.sha256(r).hexdigest() for r in raws)
     archived = archive_hashes(dest, user)

@@ -59,7 +59,7 @@ def _assert_complete(dest: Path, inst: Any, user: str, extra: dict[tuple[str, ..
     (count,) = db.execute("SELECT count(*) FROM messages WHERE user=?", (user,)).fetchone()
     assert len(files) == count, "a file without an index row, or a row without a file"
     assert not [p for p in (dest / "users" / user_dirname(user)).rglob("*") if p.parent.name == "tmp"]
-    assert_archive_matches_corpus(dest, user, extra)
+    assert_archive_matches_corpus(dest, user, extra, port=inst.imap_port)
 
 
 def test_hostile_corpus_backup_round_trips_names_flags_dates(lab: Any, tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_hostile_corpus_backup_round_trips_names_flags_dates(lab: Any, tmp_path:
     ids = [r[0] for r in db.execute("SELECT message_id FROM messages WHERE user=? AND folder=?", (user, b"INBOX"))]
     assert ids.count("<dup@lab.example>") == 2 and "" in ids
     # Every message, small ones included, is byte for byte what the corpus generated.
-    assert_archive_matches_corpus(dest, user)
+    assert_archive_matches_corpus(dest, user, port=inst.imap_port)
     # Manifest beside the Maildir.
     manifest = json.loads((root / "mailmig-folders.json").read_text())
     assert {f["name"] for f in manifest["folders"]} >= {"已发送", ".."}

@@ -28,6 +28,6 @@ def test_unknown_mailbox_is_an_error_not_an_empty_truth() -> None:
 @pytest.mark.parametrize(("side", "user"), [("old", "hostile@corp.example"), ("new", "hostile2@corp.example")])
 def test_filled_mailbox_holds_exactly_the_generated_messages(lab: Any, side: str, user: str) -> None:
     inst = lab.lab.old if side == "old" else lab.lab.new
-    expected = nonempty(expected_hashes(user))
+    expected = nonempty(expected_hashes(user, inst.imap_port))
     assert ("客户", "华东") in expected and sum(sum(c.values()) for c in expected.values()) == lab.counts[user]
     assert mailbox_hashes("127.0.0.1", inst.imap_port, user, inst.users[user]) == expected

@@ -148,7 +148,9 @@ def test_unreachable_sign_in_service_is_retried_then_fails_the_users_with_the_re
     creds = _creds(tmp_path)
     Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "s")
     events: list[Any] = []
-    summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a", backoff=0.01), on_event=events.append).run()
+    # retry_for: a real outage is retried for minutes; here two seconds show the retry and the failure.
+    summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a", backoff=0.01, retry_for=2.0, retry_max_delay=0.5),
+                           on_event=events.append).run()
     assert summary.users_failed == 1
     assert "cannot reach Microsoft's sign-in service" in summary.errors[0][1]
     assert any(isinstance(e, Retrying) for e in events)  # a network problem is retried, not fatal at once
