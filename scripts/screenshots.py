@@ -166,7 +166,7 @@ async def shoot_health() -> Path:
 
 async def shoot_sample(name: str, keys: tuple[str, ...], stage: str) -> Path:
     """An Account sync tab fed the fixed events of accounts_sample (no mail server)."""
-    from mailmig_tui.ui import accounts_sample
+    from tests.samples import accounts as accounts_sample
 
     set_language("en")
     with tempfile.TemporaryDirectory() as folder:

@@ -15,10 +15,10 @@ import pytest
 
 from mailmig_tui.core.project_factory import demo_project
 from mailmig_tui.core.store import ProjectStore
-from mailmig_tui.ui import accounts_sample
 from mailmig_tui.ui.app import MailmigApp
 from mailmig_tui.ui.tour import SAMPLE_VIEWS
 from tests.conftest import FIXED_NOW
+from tests.samples import accounts as accounts_sample
 
 TAB_KEYS = {stage: keys for _name, keys, stage in SAMPLE_VIEWS}
 

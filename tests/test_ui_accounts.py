@@ -199,8 +199,8 @@ async def test_dashboard_shows_the_last_login_check_and_copy(tmp_path: Path, fro
     from mailmig_tui.core.dashboard import build as build_board
     from mailmig_tui.core.dashboard import render_text
     from mailmig_tui.core.project_factory import demo_project
-    from mailmig_tui.ui import accounts_sample
     from tests.conftest import FIXED_NOW
+    from tests.samples import accounts as accounts_sample
 
     project = demo_project(FIXED_NOW)
     accounts_sample.prepare(project)  # a pre-stage copy done two hours ago

@@ -23,7 +23,7 @@ VIEWS: list[tuple[str, tuple[str, ...]]] = [
     ("help", ("1", "f1")),
 ]
 
-# Views fed a fixed sequence of events (mailmig_tui/ui/accounts_sample.py) after their keys:
+# Views fed a fixed sequence of events (tests/samples/accounts.py) after their keys:
 # (name, keys, stage). tests/test_accounts_snapshots.py and scripts/screenshots.py use these.
 SAMPLE_VIEWS: list[tuple[str, tuple[str, ...], str]] = [
     ("4-accounts-users", ("4", "]"), "users"),

@@ -17,7 +17,7 @@ from mailmig_tui.core.copy.folders import R_EXCLUDED, R_INBOX, R_RENAMED, R_ROLE
 from mailmig_tui.core.copy.verify import CopyCheck, FolderCopyCheck
 from mailmig_tui.core.model import Endpoint, Project
 from mailmig_tui.core.runs import Controls, FolderStarted, Progress, RunStarted, UserDone, UserPlanned, UserStarted
-from mailmig_tui.ui.backup_sample import MAILBOXES, WRONG_PASSWORD
+from tests.samples.backup import MAILBOXES, WRONG_PASSWORD
 
 STAGES = ("users", "copy", "verify")
 COPY_DIR = "/srv/mailmig/corp.example.copy"
