@@ -207,6 +207,27 @@ async def shoot_matrix(stage: str) -> Path:
     return Path(target)
 
 
+async def shoot_gate() -> Path:
+    """The Go-live Gate tab from a fixed result (tests/samples/golive.py): DNS draining, no final delta yet."""
+    from mailmig_tui.core import clock
+    from mailmig_tui.ui.phases.golive.gate import GatePanel
+    from tests.samples import golive
+
+    set_language("en")
+    GatePanel.activate = lambda self: None  # type: ignore[method-assign]  # no network: the fixed result
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corp.example.mailmig.toml"
+        ProjectStore.create(path, demo_project()).close()
+        app = MailmigApp(ProjectStore.open(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("6", "]", "]", "]")
+            app.screen.query_one(GatePanel).show(golive.result(clock.now()))
+            await pilot.pause(0.3)
+            target = app.save_screenshot("6-go-live-gate.svg", str(OUT))
+        app.store.close()
+    return Path(target)
+
+
 def shoot_handbook() -> list[Path]:
     """The newcomer handbook (HTML, Chinese and English) as Chromium renders it, when Chromium is here."""
     from mailmig_tui.core import handbook
@@ -246,6 +267,7 @@ async def main() -> None:
         shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
         shots += await shoot_dns()
         shots.append(await shoot_health())
+        shots.append(await shoot_gate())
     converter = shutil.which("rsvg-convert")
     for svg in shots:
         if converter:

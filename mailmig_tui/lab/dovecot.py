@@ -92,6 +92,20 @@ class DovecotInstance:
     def pid_file(self) -> Path:
         return self.root / "run" / "master.pid"
 
+    # The mail lab's Postfix authenticates through this Dovecot (`auth_socket`); only then is the auth
+    # service's block declared (declaring it changes how its process runs: other tests fake an auth outage
+    # with an unreadable user file, which an auth process of another kind would still read).
+    postfix_auth: bool = False
+
+    def _postfix_config(self) -> str:
+        """LMTP for delivery and the SASL socket for SMTP AUTH, only for the mail lab's instances."""
+        if not self.postfix_auth:
+            return ""
+        return (f"# The lab's Postfix delivers over LMTP and checks SMTP AUTH through this instance's auth socket.\n"
+                f"service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {self.lmtp_port}\n  }}\n}}\n"
+                "service auth {\n  unix_listener auth-postfix {\n    mode = 0666\n  }\n}\n"
+                "lmtp_rcpt_check_quota = no\n")
+
     @property
     def auth_socket(self) -> Path:
         """The SASL socket Postfix's smtpd authenticates through (`smtpd_sasl_type = dovecot`)."""
@@ -153,7 +167,7 @@ base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 info_log_path = {r}/dovecot.log
-protocols = imap lmtp
+protocols = imap{' lmtp' if self.postfix_auth else ''}
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{r}/cert.pem
@@ -196,20 +210,7 @@ service imap-login {{
   }}
   process_min_avail = 2
 }}
-# The lab's Postfix delivers over LMTP and checks SMTP AUTH through this instance's auth socket.
-service lmtp {{
-  inet_listener lmtp {{
-    address = 127.0.0.1
-    port = {self.lmtp_port}
-  }}
-}}
-service auth {{
-  unix_listener auth-postfix {{
-    mode = 0666
-  }}
-}}
-lmtp_rcpt_check_quota = no
-service anvil {{
+{self._postfix_config()}service anvil {{
   chroot ={anvil_extra}
 }}
 passdb {{
@@ -283,7 +284,7 @@ userdb {{
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._accepts(self.imap_port) and self._accepts(self.imaps_port) and (
-                    not self.lmtp_port or self._accepts(self.lmtp_port)):
+                    not self.postfix_auth or self._accepts(self.lmtp_port)):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"dovecot {self.name} did not start; see {self.root / 'dovecot.log'}")

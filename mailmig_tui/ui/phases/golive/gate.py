@@ -32,13 +32,14 @@ from mailmig_tui.ui.widgets.dialogs import ConfirmDialog, Field, FormDialog
 from mailmig_tui.ui.widgets.passphrase import prompt_for, with_passphrase
 
 STYLES = {PASS: "green", "fail": "bold red", "warn": "yellow"}
+WORDS = {PASS: N_("ok"), "fail": N_("fails"), "warn": N_("warning")}  # never colour alone
 
 
 class GatePanel(ProjectView, Vertical):
     BINDINGS = [
-        Binding("r", "check", N_("Check the gate"), id="gate.check"),
-        Binding("d", "done('go_live')", N_("Mark go-live done"), id="gate.done"),
-        Binding("o", "done('old_provider_off')", N_("Old provider off"), id="gate.off"),
+        Binding("r", "check", N_("Re-check"), id="gate.check"),
+        Binding("d", "done('go_live')", N_("Done"), id="gate.done"),
+        Binding("o", "done('old_provider_off')", N_("Old off"), id="gate.off"),
         Binding("escape", "cancel", N_("Cancel"), id="gate.cancel"),
     ]
     DEFAULT_CSS = """
@@ -65,9 +66,9 @@ class GatePanel(ProjectView, Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one("#gate-table", DataTable)
-        table.add_column("", width=2)
-        table.add_column(_("Condition"), width=36)
-        table.add_column(_("Evidence"), width=36)
+        table.add_column(_("Status"), width=7)
+        table.add_column(_("Condition"), width=32)
+        table.add_column(_("Evidence"), width=33)
 
     def activate(self) -> None:
         if not self.started:
@@ -138,7 +139,7 @@ class GatePanel(ProjectView, Vertical):
         table = self.query_one("#gate-table", DataTable)
         table.clear()
         for c in result.conditions:
-            table.add_row(Text(SYMBOLS[c.status], style=STYLES.get(c.status, "")),
+            table.add_row(Text(f"{SYMBOLS[c.status]} {_(WORDS[c.status])}", style=STYLES.get(c.status, "")),
                           Text(c.title, no_wrap=True, overflow="ellipsis"),
                           Text(c.evidence, no_wrap=True, overflow="ellipsis"), key=c.key)
         self._show_detail()
