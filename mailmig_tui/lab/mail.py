@@ -105,9 +105,9 @@ class MailLab:
     def create(cls, root: Path, domain: str = DOMAIN, prefix: str = PREFIX, **imap_options: Any) -> MailLab:
         root = root.absolute()
         imap = Lab.create(root, **imap_options)
-        for inst in (imap.old, imap.new):
-            inst.postfix_auth = True
-            inst.write_config()
+        for dovecot in (imap.old, imap.new):  # LMTP and the SASL socket for this lab's Postfix
+            dovecot.postfix_auth = True
+            dovecot.write_config()
         check_traversable(root)
         dkim = OpenDkimInstance(root / "opendkim", domain)
         dkim.write_config()

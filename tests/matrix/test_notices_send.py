@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ SENDER, SENDER_PW = "it@corp.test", "it-secret"
 
 
 @pytest.fixture
-def notice_project(good_zone: MailLab, tmp_path: Path) -> Path:
+def notice_project(good_zone: MailLab, tmp_path: Path) -> Iterator[Path]:
     for inst in (good_zone.new, good_zone.old):
         if SENDER not in inst.users:
             inst.add_user(SENDER, SENDER_PW)
@@ -37,7 +38,15 @@ def notice_project(good_zone: MailLab, tmp_path: Path) -> Path:
     creds = credentials(tmp_path)
     creds.set_many("corp.test", [("new", SENDER, SENDER_PW), ("old", SENDER, SENDER_PW)]
                    + [("new", e, pw[1]) for e, pw in USERS.items()] + [("old", e, pw[0]) for e, pw in USERS.items()])
-    return path
+    yield path
+    clear_all(good_zone)  # the session's mail lab is shared: leave the mailboxes as they were
+
+
+def clear_all(lab: MailLab) -> None:
+    """Remove every notice these tests sent, from both providers (the matrix compares the two sides)."""
+    for side in ("new", "old"):
+        for notice in ("announcement", "cutover_reminder", "go_live"):
+            clear(lab, side, notice)
 
 
 def inbox_notices(lab: MailLab, side: str, email: str, notice: str) -> list[bytes]:
