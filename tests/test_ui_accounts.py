@@ -255,7 +255,7 @@ def test_copy_tab_in_a_real_terminal_without_colour(demo_path: Path) -> None:
         press_until(None, "palette")
         press_until("4", "Tick", resend=True)  # the Account sync screen's checklist, ready for keys
         press_until("]", "Old IMAP")
-        press_until("]", "Identity map:")
+        press_until("]", "○ idle")  # the rows, not only the header: they are drawn a moment later
         raw = screen(escapes=True)
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
