@@ -29,6 +29,8 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.backup",
     "mailmig_tui.commands.copy",
     "mailmig_tui.commands.lab",
+    "mailmig_tui.commands.handbook",
+    "mailmig_tui.commands.monitor",
 ]
 
 

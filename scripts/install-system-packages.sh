@@ -6,7 +6,7 @@
 # policy-rc.d keeps them stopped; the tests run their own instances from their own config.
 set -euo pipefail
 
-packages=(python3-venv dovecot-imapd dovecot-core postfix nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl
+packages=(python3-venv dovecot-imapd dovecot-core postfix nsd knot knot-dnsutils unbound isync offlineimap3 tmux librsvg2-bin openssl chromium fonts-wqy-zenhei
   # imapsync (bench/copy.py's peer, a Perl script in ../shared/anchors/imapsync) runs on these:
   libmail-imapclient-perl libio-socket-ssl-perl libio-socket-inet6-perl libio-tee-perl
   libfile-copy-recursive-perl libfile-tail-perl libunicode-string-perl libreadonly-perl

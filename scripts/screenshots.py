@@ -59,11 +59,12 @@ async def shoot_dns() -> list[Path]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from mailmig_tui.core import clock
-    from mailmig_tui.lab.dns import DnsLab, lab_project
+    from mailmig_tui.lab.dns import TOOLS, DnsLab, lab_project
+    from mailmig_tui.lab.tools import missing_tools
     from mailmig_tui.ui.phases.dns.audit import DnsAuditPanel
     from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 
-    if not shutil.which("nsd") or not shutil.which("unbound"):
+    if missing_tools(*TOOLS):
         print("nsd/unbound not installed (scripts/install-system-packages.sh): no DNS screenshots")
         return []
     set_language("en")
@@ -131,6 +132,51 @@ async def shoot_backup(stage: str) -> Path:
     return Path(target)
 
 
+async def shoot_health() -> Path:
+    """The After-care Health tab from fixed results (tests/monitor_samples.py): every status once."""
+    from mailmig_tui.core import clock
+    from mailmig_tui.ui.phases.aftercare.health import HealthPanel
+    from tests import monitor_samples
+
+    set_language("en")
+    HealthPanel.activate = lambda self: None  # type: ignore[method-assign]  # no network: fixed results
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corp.example.mailmig.toml"
+        ProjectStore.create(path, demo_project()).close()
+        app = MailmigApp(ProjectStore.open(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("7", "]", "]")
+            at = clock.now()
+            app.screen.query_one(HealthPanel).show(monitor_samples.results(at), monitor_samples.when(at),
+                                                   monitor_samples.latency())
+            await pilot.pause(0.3)
+            target = app.save_screenshot("7-aftercare-health.svg", str(OUT))
+        app.store.close()
+    return Path(target)
+
+
+def shoot_handbook() -> list[Path]:
+    """The newcomer handbook (HTML, Chinese and English) as Chromium renders it, when Chromium is here."""
+    from mailmig_tui.core import handbook
+
+    chromium = shutil.which("chromium")
+    if not chromium:
+        print("chromium not found: handbook screenshots skipped")
+        return []
+    out = []
+    with tempfile.TemporaryDirectory() as folder:
+        for lang in ("en", "zh_CN"):
+            page = Path(folder) / f"handbook-{lang}.html"
+            page.write_text(handbook.render(demo_project(), lang, "html"), encoding="utf-8")
+            png = OUT / f"7-handbook-{lang}.png"
+            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                            f"--user-data-dir={folder}/profile", "--hide-scrollbars", "--window-size=900,1300",
+                            f"--screenshot={png}", page.as_uri()], check=True, capture_output=True, timeout=120)
+            out.append(png)
+    return out
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.*"):
@@ -140,11 +186,14 @@ async def main() -> None:
     shots.append(await shoot("dashboard-zh", (), "zh_CN"))
     shots.append(await shoot("1-preparation-checklist-zh", ("1",), "zh_CN"))
     shots += await shoot_dns()
+    shots.append(await shoot_health())
     converter = shutil.which("rsvg-convert")
     for svg in shots:
         if converter:
             subprocess.run([converter, "-w", "960", str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
         print(svg.relative_to(ROOT))
+    for png in shoot_handbook():
+        print(png.relative_to(ROOT))
     if not converter:
         print("rsvg-convert not found (Debian: librsvg2-bin): wrote SVG only")
 

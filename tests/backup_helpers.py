@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
 
+from mailmig_tui.core.backup.names import user_dirname
 from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
 from mailmig_tui.core.model import Auth, Endpoint, Project, User
 from mailmig_tui.core.project_factory import new_project
@@ -81,3 +85,42 @@ def project_users(path: Path) -> list[User]:
 
 def as_project(path: Path) -> Project:
     return load_project(path)
+
+
+def archive_hashes(dest: Path, user: str) -> dict[tuple[str, ...], Counter[str]]:
+    """{folder path: Counter of sha256} of every message FILE in `user`'s Maildir, hashed here from the
+    bytes on disk (not the index's own sha256). The index is read only for the folder-name map; a file
+    in a folder the map does not know lands under ("?", dirname), so it cannot go unnoticed."""
+    db = sqlite3.connect(dest / "index.sqlite")
+    try:
+        names = {dirname: tuple(name.split(delimiter)) if delimiter else (name,)
+                 for name, delimiter, dirname in db.execute(
+                     "SELECT name, delimiter, dirname FROM folders WHERE user=?", (user,))}
+    finally:
+        db.close()
+    root = dest / "users" / user_dirname(user)
+    out: dict[tuple[str, ...], Counter[str]] = {}
+    for sub in ("cur", "new"):
+        for path in root.rglob(f"{sub}/*"):
+            dirname = "" if path.parent.parent == root else path.parent.parent.name
+            key = names.get(dirname, ("?", dirname))
+            out.setdefault(key, Counter())[hashlib.sha256(path.read_bytes()).hexdigest()] += 1
+    return out
+
+
+def assert_archive_matches_corpus(dest: Path, user: str,
+                                  extra: dict[tuple[str, ...], list[bytes]] | None = None) -> None:
+    """Every archived message of `user` is byte for byte one the corpus generated (sha256 recorded at
+    generation, before mailmig touched it), each exactly once, in its folder; `extra` are messages the
+    test appended itself."""
+    from mailmig_tui.lab.corpus import expected_hashes, nonempty
+
+    expected = expected_hashes(user)
+    for path, raws in (extra or {}).items():
+        expected.setdefault(path, Counter()).update(hashlib.sha256(r).hexdigest() for r in raws)
+    archived = archive_hashes(dest, user)
+    assert set(nonempty(archived)) == set(nonempty(expected)), "folders differ"
+    for path, want in nonempty(expected).items():
+        got = archived[path]
+        assert got == want, (f"{'/'.join(path)}: {sum((got - want).values())} archived message(s) the corpus "
+                             f"never generated, {sum((want - got).values())} generated message(s) not archived")

@@ -20,7 +20,15 @@ from imapclient import IMAPClient
 from mailmig_tui.core.backup.engine import BackupEngine, BackupOptions, Controls, Progress, Retrying, UserDone
 from mailmig_tui.core.backup.names import parts_from_dirname, user_dirname
 from mailmig_tui.core.model import Auth
-from tests.backup_helpers import as_project, cli_env, credentials, make_project, run_cli, server_state
+from tests.backup_helpers import (
+    as_project,
+    assert_archive_matches_corpus,
+    cli_env,
+    credentials,
+    make_project,
+    run_cli,
+    server_state,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -36,8 +44,9 @@ def _index(dest: Path) -> sqlite3.Connection:
     return sqlite3.connect(dest / "index.sqlite")
 
 
-def _assert_complete(dest: Path, inst: Any, user: str) -> None:
-    """The archive holds exactly the server's messages: every UID once, one file each, sizes equal."""
+def _assert_complete(dest: Path, inst: Any, user: str, extra: dict[tuple[str, ...], list[bytes]] | None = None) -> None:
+    """The archive holds exactly the server's messages: every UID once, one file each, sizes equal, and
+    every file's bytes are a message the corpus generated (its sha256 recorded before mailmig ran)."""
     server = server_state(inst, user)
     db = _index(dest)
     for raw, info in server.items():
@@ -50,6 +59,7 @@ def _assert_complete(dest: Path, inst: Any, user: str) -> None:
     (count,) = db.execute("SELECT count(*) FROM messages WHERE user=?", (user,)).fetchone()
     assert len(files) == count, "a file without an index row, or a row without a file"
     assert not [p for p in (dest / "users" / user_dirname(user)).rglob("*") if p.parent.name == "tmp"]
+    assert_archive_matches_corpus(dest, user, extra)
 
 
 def test_hostile_corpus_backup_round_trips_names_flags_dates(lab: Any, tmp_path: Path) -> None:
@@ -100,6 +110,8 @@ def test_hostile_corpus_backup_round_trips_names_flags_dates(lab: Any, tmp_path:
     # Messages without or with duplicate Message-IDs are all there.
     ids = [r[0] for r in db.execute("SELECT message_id FROM messages WHERE user=? AND folder=?", (user, b"INBOX"))]
     assert ids.count("<dup@lab.example>") == 2 and "" in ids
+    # Every message, small ones included, is byte for byte what the corpus generated.
+    assert_archive_matches_corpus(dest, user)
     # Manifest beside the Maildir.
     manifest = json.loads((root / "mailmig-folders.json").read_text())
     assert {f["name"] for f in manifest["folders"]} >= {"已发送", ".."}
@@ -178,6 +190,9 @@ def test_dovecot_restarted_mid_backup(lab: Any, tmp_path: Path) -> None:
     _assert_complete(dest, inst, user)
 
 
+AFTER_RESET = b"Subject: after the reset\r\nMessage-ID: <new@x>\r\n\r\nnew\r\n"
+
+
 def test_uidvalidity_change_is_handled_without_loss_or_duplicates(lab: Any, tmp_path: Path) -> None:
     inst = lab.lab.old
     user = "uidv@corp.example"
@@ -199,12 +214,12 @@ def test_uidvalidity_change_is_handled_without_loss_or_duplicates(lab: Any, tmp_
         c.create_folder("Sent")
         for d in msgs.values():
             c.append("Sent", d[b"BODY[]"], [f for f in d[b"FLAGS"] if f != b"\\Recent"], d[b"INTERNALDATE"])
-        c.append("Sent", b"Subject: after the reset\r\nMessage-ID: <new@x>\r\n\r\nnew\r\n")
+        c.append("Sent", AFTER_RESET)
     summary = _engine(tmp_path, project, dest).run()
     assert summary.users_ok == 1 and summary.messages == 1, "re-keyed, not downloaded again"
     (after,) = _index(dest).execute("SELECT count(*) FROM messages").fetchone()
     assert after == before + 1
-    _assert_complete(dest, inst, user)
+    _assert_complete(dest, inst, user, extra={("Sent",): [AFTER_RESET]})
     code, _events, err = run_cli(tmp_path, "verify", str(project), "--dest", str(dest))
     assert code == 0, err
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -12,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/install-system-packages.sh installs it)")
+from tests.servers import require_tools
+
+
+@pytest.fixture(autouse=True)
+def _tmux() -> None:
+    require_tools("tmux")
 
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 

@@ -8,9 +8,11 @@ the one that runs and there is no build step; the result is a standard `gettext.
 from __future__ import annotations
 
 import ast
+import contextlib
 import gettext
 import locale
 import os
+from collections.abc import Iterator
 from importlib import resources
 
 DOMAIN = "mailmig"
@@ -124,6 +126,18 @@ def set_language(language: str) -> str:
 
 def current_language() -> str:
     return _current_language
+
+
+@contextlib.contextmanager
+def using_language(language: str) -> Iterator[str]:
+    """Translate into `language` inside the block (a handbook in Chinese from an English session), then
+    restore the language in force before."""
+    before = _current_language
+    chosen = set_language(language)
+    try:
+        yield chosen
+    finally:
+        set_language(before)
 
 
 def _(message: str) -> str:

@@ -2,12 +2,21 @@
 
 `hostile_corpus` is small and nasty (names, headers, flags, dates, big attachments); `bulk_corpus` is
 the benchmark's plain mail of realistic sizes. Both are deterministic for a given seed.
+
+The truth for content checks, independent of mailmig: every `Message` records the sha256 of its bytes
+when it is made, before any mailmig code sees it, and `fill_mailbox` remembers which messages went into
+which folder of which mailbox. `expected_hashes(user)` gives that back as {folder path: Counter of
+sha256}; `mailbox_hashes(...)` reads the same shape from a live IMAP mailbox (the copy's destination),
+so tests compare what was archived or copied with what was generated, byte for byte.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,6 +31,11 @@ class Message:
     raw: bytes
     flags: tuple[str, ...] = ()
     date: datetime = field(default_factory=lambda: datetime(2024, 1, 1, tzinfo=TZ))
+    # Recorded when the message is made: the independent truth archived and copied messages must match.
+    sha256: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.sha256 = hashlib.sha256(self.raw).hexdigest()
 
 
 def _message(n: int, subject: str, body: str, *, msgid: str | None = "auto", extra_headers: bytes = b"",
@@ -144,8 +158,73 @@ def fill_mailbox(host: str, port: int, login: str, password: str, corpus: dict[t
                 else:
                     for m in batch:
                         client.append(name, m.raw, m.flags, m.date)
+                _record(port, login, path, batch)
                 count += len(batch)
     return count
+
+
+# --- the expected content of every mailbox filled here --------------------------------------------
+
+FolderHashes = dict[tuple[str, ...], Counter[str]]
+_filled: dict[tuple[int, str], FolderHashes] = {}
+_filled_lock = threading.Lock()
+
+
+def _record(port: int, login: str, path: tuple[str, ...], msgs: list[Message]) -> None:
+    with _filled_lock:
+        _filled.setdefault((port, login), {}).setdefault(path, Counter()).update(m.sha256 for m in msgs)
+
+
+def corpus_hashes(corpus: dict[tuple[str, ...], list[Message]]) -> FolderHashes:
+    """{folder path: Counter of sha256} of a corpus as generated (every folder, legal or not)."""
+    return {path: Counter(m.sha256 for m in msgs) for path, msgs in corpus.items()}
+
+
+def expected_hashes(user: str, port: int | None = None) -> FolderHashes:
+    """What `fill_mailbox` put into `user`'s mailbox: {folder path (hierarchy parts): Counter of the
+    sha256 of each message's bytes, as recorded when the message was generated}.
+
+    Folder paths are tuples of parts (`("客户", "华东")`), so they do not depend on the server's separator;
+    folders the server could not hold (`..` where `.` separates) are absent, as they were never filled.
+    `port` picks the server when the same login was filled on two. Messages a test appends later are
+    not included: that test adds its own. A copy, so callers may change it.
+    """
+    with _filled_lock:
+        found = {key: hashes for key, hashes in _filled.items()
+                 if key[1] == user and (port is None or key[0] == port)}
+        if not found:
+            raise KeyError(f"no mailbox of {user!r} was filled by lab.corpus.fill_mailbox in this process")
+        if len(found) > 1:
+            raise KeyError(f"{user!r} was filled on several servers (ports {sorted(k[0] for k in found)}): pass port=")
+        ((_key, hashes),) = found.items()
+        return {path: Counter(counter) for path, counter in hashes.items()}
+
+
+def mailbox_hashes(host: str, port: int, login: str, password: str) -> FolderHashes:
+    """The same shape as `expected_hashes`, read from a live mailbox over plain IMAP (BODY.PEEK[] of
+    every message in every selectable folder, split by the server's own separator)."""
+    out: FolderHashes = {}
+    with IMAPClient(host, port, ssl=False, timeout=60) as client:
+        client.login(login, password)
+        for flags, delimiter, name in client.list_folders():
+            if b"\\Noselect" in flags or b"\\NonExistent" in flags:
+                continue
+            info = client.select_folder(name, readonly=True)
+            path = tuple(name.split(delimiter.decode())) if delimiter else (name,)
+            counter: Counter[str] = Counter()
+            if info[b"EXISTS"]:
+                uids = client.search("ALL")
+                for i in range(0, len(uids), 200):
+                    for data in client.fetch(uids[i:i + 200], ["BODY.PEEK[]"]).values():
+                        counter[hashlib.sha256(data[b"BODY[]"]).hexdigest()] += 1
+            if counter:
+                out[path] = counter
+    return out
+
+
+def nonempty(hashes: FolderHashes) -> FolderHashes:
+    """`hashes` without empty folders (an archive or copy may hold folders the corpus left empty)."""
+    return {path: counter for path, counter in hashes.items() if sum(counter.values())}
 
 
 def _plain(path: tuple[str, ...]) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,12 +31,16 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
+from mailmig_tui.lab.tools import require_tool
+
 if TYPE_CHECKING:
     from mailmig_tui.core.model import Project
 
 # MAILMIG_DNS_LAB_PREFIX lets two labs run side by side on one machine (e.g. "127.0.54.").
 PREFIX = os.environ.get("MAILMIG_DNS_LAB_PREFIX", "127.0.53.")
 ZONES = ("corp.test", "newmail.test", "oldmail.test")
+# The programs the lab runs, found on PATH or in /usr/sbin where Debian puts them (see lab/tools.py).
+TOOLS = ("nsd", "nsd-control", "unbound", "unbound-control")
 
 
 def _default_zone_records() -> dict[str, list[str]]:
@@ -108,9 +111,8 @@ class DnsLab:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> DnsLab:
-        for tool in ("nsd", "nsd-control", "unbound", "unbound-control"):
-            if not shutil.which(tool):
-                raise RuntimeError(f"{tool} is not installed (run scripts/install-system-packages.sh)")
+        for tool in TOOLS:
+            require_tool(tool)
         self.base.mkdir(parents=True, exist_ok=True)
         self.serials = {z: 2026010100 for z in ZONES}
         try:
@@ -246,7 +248,7 @@ class DnsLab:
         )
         pidfile = folder / "nsd.pid"
         self._pidfiles.append(pidfile)
-        _run(["nsd", "-c", str(conf)], folder / "start.log")
+        _run([require_tool("nsd"), "-c", str(conf)], folder / "start.log")
         _wait_pidfile(pidfile)
 
     def _start_unbound(self, name: str, address: str, *, cache_min_ttl: int = 0, refuse: bool = False,
@@ -278,7 +280,7 @@ class DnsLab:
         )
         pidfile = folder / "unbound.pid"
         self._pidfiles.append(pidfile)
-        _run(["unbound", "-c", str(conf)], folder / "start.log")
+        _run([require_tool("unbound"), "-c", str(conf)], folder / "start.log")
         _wait_pidfile(pidfile)
         self.resolvers[name] = address
 
@@ -292,7 +294,7 @@ class DnsLab:
     def _control(self, kind: str, name: str, *args: str) -> None:
         conf = self.base / name / f"{kind}.conf"
         tool = "nsd-control" if kind == "nsd" else "unbound-control"
-        result = subprocess.run([tool, "-c", str(conf), *args], capture_output=True, text=True, timeout=15)
+        result = subprocess.run([require_tool(tool), "-c", str(conf), *args], capture_output=True, text=True, timeout=15)
         if result.returncode != 0:
             raise RuntimeError(f"{tool} {' '.join(args)} failed: {result.stdout}{result.stderr}")
 

@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mailmig_tui.lab.tools import find_tool
+
 MAIL_USER = "mail"  # Dovecot refuses to run mail processes as root
 MASTER_USER = "admin"
 # A fresh master password for every lab process: nothing guessable listens, even on loopback.
@@ -28,7 +30,7 @@ MASTER_PASSWORD = secrets.token_urlsafe(12)
 
 
 def dovecot_binary() -> str | None:
-    return shutil.which("dovecot") or (("/usr/sbin/dovecot") if os.path.exists("/usr/sbin/dovecot") else None)
+    return find_tool("dovecot")
 
 
 def free_port() -> int:
@@ -265,7 +267,7 @@ userdb {{
             return False
 
     def doveadm(self, *args: str) -> str:
-        out = subprocess.run(["doveadm", "-c", str(self.config), *args], check=True, capture_output=True, text=True)
+        out = subprocess.run([find_tool("doveadm") or "doveadm", "-c", str(self.config), *args], check=True, capture_output=True, text=True)
         return out.stdout
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mailmig_tui.core.dns.config import DnsConfig, Server
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.store import ProjectStore
-from mailmig_tui.lab.dns import DnsLab, _default_zone_records, lab_project
+from mailmig_tui.lab.dns import TOOLS, DnsLab, _default_zone_records, lab_project
+from tests.servers import require_tools
 
 
 def _dkim_key() -> str:
@@ -35,8 +35,7 @@ def dkim_key() -> str:
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[DnsLab]:
-    if not shutil.which("nsd") or not shutil.which("unbound"):
-        pytest.skip("nsd/unbound not installed (scripts/install-system-packages.sh)")
+    require_tools(*TOOLS)
     # MAILMIG_DNS_LAB_PREFIX (e.g. "127.0.54.") lets a second test run use its own addresses.
     with DnsLab() as running:
         yield running
