@@ -93,13 +93,13 @@ class CopyLab:
 
 
 OLD_USERS = {
-    "hostile@corp.example": hostile_corpus,
-    "dups@corp.example": duplicates_corpus,
-    "bulk@corp.example": lambda: bulk_corpus(400, seed=5),
-    "small@corp.example": lambda: bulk_corpus(40, seed=6),
-    "flags@corp.example": lambda: bulk_corpus(20, seed=8),
-    "uidv@corp.example": lambda: bulk_corpus(30, seed=9),
-    "big@corp.example": big_corpus,
+    "cp-hostile@corp.example": hostile_corpus,
+    "cp-dups@corp.example": duplicates_corpus,
+    "cp-bulk@corp.example": lambda: bulk_corpus(400, seed=5),
+    "cp-small@corp.example": lambda: bulk_corpus(40, seed=6),
+    "cp-flags@corp.example": lambda: bulk_corpus(20, seed=8),
+    "cp-uidv@corp.example": lambda: bulk_corpus(30, seed=9),
+    "cp-big@corp.example": big_corpus,
 }
 
 
