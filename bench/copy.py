@@ -64,6 +64,7 @@ class Result:
     seconds: float
     peak_rss_mb: float  # the largest single process
     total_rss_mb: float  # the worst sum of N concurrent processes (imapsync runs one per user)
+    engine_seconds: float = 0.0  # mailmig: the engine's own time, without process start and credentials
 
 
 def corpus(n: int, seed: int, big_share: float) -> dict[tuple[str, ...], list[Message]]:
@@ -202,9 +203,10 @@ class Bench:
 
         summary = [json.loads(line) for line in out.read_text().splitlines() if '"summary"' in line]
         copied = summary[-1]["messages"] if summary else 0
+        engine = summary[-1]["seconds"] if summary else 0.0
         msgs, size = count_target(self.lab.new, self.targets[rerun_of or label])
         tool = f"mailmig copy ({source})"
-        return Result(tool, n, "re-run" if rerun_of else "fresh", msgs, size, copied, secs, peak, peak)
+        return Result(tool, n, "re-run" if rerun_of else "fresh", msgs, size, copied, secs, peak, peak, engine)
 
     def imapsync(self, label: str, n: int, rerun_of: str = "") -> Result:
         targets = self.targets[rerun_of or label]
@@ -296,13 +298,14 @@ def main() -> int:
     print(f"corpus: {args.users} users x {args.messages} messages = {msgs} messages, {size / 1e6:.1f} MB; "
           f"Dovecot mail_fsync = {args.server_fsync}")
     header = (f"{'tool':<22} {'par':>3} {'run':<7} {'on target':>9} {'sent':>6} {'MB':>7} {'seconds':>8} {'msgs/s':>7} "
-              f"{'MB/s':>6} {'peak RSS MB':>11} {'all procs MB':>12}")
+              f"{'MB/s':>6} {'peak RSS MB':>11} {'all procs MB':>12} {'engine s':>8}")
     print(header)
     for r in results:
         rate = r.messages / r.seconds if r.run == "fresh" else 0
         mbs = r.bytes / 1e6 / r.seconds if r.run == "fresh" else 0
         print(f"{r.tool:<22} {r.parallel:>3} {r.run:<7} {r.messages:>9} {r.copied:>6} {r.bytes / 1e6:>7.1f} {r.seconds:>8.2f} "
-              f"{rate:>7.0f} {mbs:>6.1f} {r.peak_rss_mb:>11.1f} {r.total_rss_mb:>12.1f}")
+              f"{rate:>7.0f} {mbs:>6.1f} {r.peak_rss_mb:>11.1f} {r.total_rss_mb:>12.1f} "
+              f"{f'{r.engine_seconds:.2f}' if r.engine_seconds else '-':>8}")
     return 0
 
 

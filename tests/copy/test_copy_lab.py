@@ -41,7 +41,7 @@ def _source_by_name(copylab: Any, user: str) -> dict[str, list[tuple[str, tuple[
 
 
 def test_hostile_names_to_an_inbox_prefix_server_byte_identical(copylab: Any, tmp_path: Path) -> None:
-    user = "hostile@corp.example"
+    user = "cp-hostile@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user, copylab.newp)
     # --plan first: prints the mapping and writes nothing.
     code, events, err = run_cli(tmp_path, "copy", str(project), "--plan", "--json")
@@ -76,7 +76,7 @@ def test_hostile_names_to_an_inbox_prefix_server_byte_identical(copylab: Any, tm
 
 
 def test_duplicates_with_identical_headers_are_all_copied(copylab: Any, tmp_path: Path) -> None:
-    user = "dups@corp.example"
+    user = "cp-dups@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     summary = engine(tmp_path, project).run()
     assert summary.users_ok == 1, summary.errors
@@ -87,7 +87,7 @@ def test_duplicates_with_identical_headers_are_all_copied(copylab: Any, tmp_path
 
 
 def test_rerun_copies_nothing_and_saves_the_result(copylab: Any, tmp_path: Path) -> None:
-    user = "small@corp.example"
+    user = "cp-small@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     code, events, err = run_cli(tmp_path, "copy", str(project), "--json")
     assert code == 0, err
@@ -105,7 +105,7 @@ def test_rerun_copies_nothing_and_saves_the_result(copylab: Any, tmp_path: Path)
 
 
 def test_kill_9_mid_copy_then_rerun_nothing_lost_nothing_twice(copylab: Any, tmp_path: Path) -> None:
-    user = "bulk@corp.example"
+    user = "cp-bulk@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     proc = subprocess.Popen([sys.executable, "-m", "mailmig_tui", "copy", str(project), "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=cli_env(tmp_path), cwd=tmp_path)
@@ -161,7 +161,7 @@ def test_crash_between_steps_leaves_a_consistent_map(copylab: Any, tmp_path: Pat
     """kill -9 exactly: after the intents are committed, in the middle of a message's literal, and after
     the server stored the batch but before the map says so. `power_cut`: the same, and the commits
     after the run's in-flight marker are lost too (what a power cut can do to un-synced WAL commits)."""
-    user = "small@corp.example"
+    user = "cp-small@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     crash = "after_append" if mode == "power_cut" else mode
     proc = subprocess.run([sys.executable, "-c", CRASH, crash, str(project)], env={**cli_env(tmp_path), "PYTHONPATH": str(ROOT)},
@@ -185,7 +185,7 @@ def test_crash_between_steps_leaves_a_consistent_map(copylab: Any, tmp_path: Pat
 
 
 def test_uidvalidity_reset_on_the_source(copylab: Any, tmp_path: Path) -> None:
-    user = "uidv@corp.example"
+    user = "cp-uidv@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     assert engine(tmp_path, project).run().users_ok == 1
     old = copylab.old
@@ -233,7 +233,7 @@ def _restore_sent(inst: Any, user: str, _sent: list[Any]) -> None:
 
 
 def test_uidvalidity_reset_and_recreated_folder_on_the_target(copylab: Any, tmp_path: Path) -> None:
-    user = "small@corp.example"
+    user = "cp-small@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     assert engine(tmp_path, project).run().users_ok == 1
     pw = inst.users[login]
@@ -252,7 +252,7 @@ def test_uidvalidity_reset_and_recreated_folder_on_the_target(copylab: Any, tmp_
 
 
 def test_wrong_new_side_password_fails_that_user_alone(copylab: Any, tmp_path: Path) -> None:
-    good, bad = "small@corp.example", "flags@corp.example"
+    good, bad = "cp-small@corp.example", "cp-flags@corp.example"
     l1, p1 = copylab.fresh_login(copylab.new, "good")
     l2, _p2 = copylab.fresh_login(copylab.new, "bad")
     project = copy_project(tmp_path, copylab.old, copylab.new, {
@@ -268,7 +268,7 @@ def test_wrong_new_side_password_fails_that_user_alone(copylab: Any, tmp_path: P
 
 
 def test_source_archive_gives_the_same_target_as_source_old(copylab: Any, tmp_path: Path) -> None:
-    user = "hostile@corp.example"
+    user = "cp-hostile@corp.example"
     l_old, p_old = copylab.fresh_login(copylab.new, "from-old")
     l_arc, p_arc = copylab.fresh_login(copylab.new, "from-archive")
     a = tmp_path / "a"
@@ -292,7 +292,7 @@ def test_source_archive_gives_the_same_target_as_source_old(copylab: Any, tmp_pa
 
 
 def test_flag_changes_on_the_source_are_carried_over(copylab: Any, tmp_path: Path) -> None:
-    user = "flags@corp.example"
+    user = "cp-flags@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     assert engine(tmp_path, project).run().users_ok == 1
     old = copylab.old
@@ -319,7 +319,7 @@ def test_flag_changes_on_the_source_are_carried_over(copylab: Any, tmp_path: Pat
 
 
 def test_verify_lists_missing_extra_and_different(copylab: Any, tmp_path: Path) -> None:
-    user = "small@corp.example"
+    user = "cp-small@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     assert engine(tmp_path, project).run().users_ok == 1
     with IMAPClient("127.0.0.1", inst.imap_port, ssl=False) as c:
@@ -347,7 +347,7 @@ def test_without_uidplus_messages_are_found_by_hash(copylab: Any, tmp_path: Path
     real = Capabilities.of
     monkeypatch.setattr(Capabilities, "of", classmethod(lambda cls, c: cls(**{**real(c).__dict__, "uidplus": False,
                                                                                 "multiappend": False, "literal_plus": False})))
-    user = "dups@corp.example"
+    user = "cp-dups@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     summary = engine(tmp_path, project).run()
     assert summary.users_ok == 1, summary.errors
@@ -356,7 +356,7 @@ def test_without_uidplus_messages_are_found_by_hash(copylab: Any, tmp_path: Path
 
 
 def test_exclude_and_override_from_the_project_file(copylab: Any, tmp_path: Path) -> None:
-    user = "small@corp.example"
+    user = "cp-small@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user, copy_section={
         "exclude": ["Archive/*"], "folders": {"Sent": "Old/Sent from the old side"}})
     events: list[Any] = []
@@ -395,7 +395,7 @@ def test_bad_copy_section_names_line_and_key(tmp_path: Path) -> None:
 def test_big_message_streams_with_flat_memory(copylab: Any, tmp_path: Path) -> None:
     """The 3 MB message arrives byte-identical; the copy's peak RSS stays far below what holding
     bodies would need (the bench measures it on 450 MB)."""
-    user = "big@corp.example"
+    user = "cp-big@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     code, _events, err = run_cli(tmp_path, "copy", str(project), "--json")
     assert code == 0, err
@@ -403,7 +403,7 @@ def test_big_message_streams_with_flat_memory(copylab: Any, tmp_path: Path) -> N
 
 
 def test_user_done_reason_for_a_missing_new_password(copylab: Any, tmp_path: Path) -> None:
-    user = "small@corp.example"
+    user = "cp-small@corp.example"
     project, login, _inst = _setup(copylab, tmp_path, user)
     credentials(tmp_path).delete("corp.example", "new", login)
     events: list[Any] = []
@@ -417,7 +417,7 @@ def test_new_server_restarted_mid_copy_is_retried_without_duplicates(copylab: An
     backoff, the batch in flight is reconciled, and the target ends exact."""
     from mailmig_tui.core.runs import Progress, Retrying
 
-    user = "bulk@corp.example"
+    user = "cp-bulk@corp.example"
     project, login, inst = _setup(copylab, tmp_path, user)
     events: list[Any] = []
     restarted = []

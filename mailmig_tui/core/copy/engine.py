@@ -310,6 +310,7 @@ class _UserJob:
         self.done_folders: set[bytes] = set()
         self._scanned: dict[bytes, tuple[int, list[SourceMsg]]] = {}  # from _announce, used once by _folder
         self._unchanged: set[bytes] = set()  # folders _announce found with nothing to do on either side
+        self._target_info: TargetInfo | None = None  # the target's folder list, read while logging in
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -337,16 +338,43 @@ class _UserJob:
             self.target_dirty = False
 
     def _connect(self, old_spec: LoginSpec | None, new_spec: LoginSpec) -> None:
+        """Both sides at once: the target's login (and, the first time, its folder list) in a helper
+        thread while this one logs in to the source. Each login is a TLS handshake and an IMAP process
+        started on the server: doing them side by side halves that wait for every user."""
         project = self.engine.project
-        if self.source is None:
-            if self.opt.source == "archive":
-                self.source = ArchiveSource(self.engine.archive, self.user)
-            else:
-                assert old_spec is not None
-                self.source = OldServerSource(connect_side(project, "old", old_spec, self.opt.timeout), self.spool_dir)
+        box: dict[str, Any] = {}
+        helper: threading.Thread | None = None
         if self.target is None:
-            self.target = connect_side(project, "new", new_spec, self.opt.timeout)
-            self.caps = Capabilities.of(self.target)
+            want_list = self._target_info is None
+
+            def target_side() -> None:
+                try:
+                    client = connect_side(project, "new", new_spec, self.opt.timeout)
+                    box["client"] = client
+                    box["caps"] = Capabilities.of(client)
+                    if want_list:
+                        box["info"] = list_target(client)
+                except BaseException as exc:  # raised below, in this thread
+                    box["error"] = exc
+
+            helper = threading.Thread(target=target_side, name=f"copy-login-{self.user}", daemon=True)
+            helper.start()
+        try:
+            if self.source is None:
+                if self.opt.source == "archive":
+                    self.source = ArchiveSource(self.engine.archive, self.user)
+                else:
+                    assert old_spec is not None
+                    self.source = OldServerSource(connect_side(project, "old", old_spec, self.opt.timeout), self.spool_dir)
+        finally:
+            if helper is not None:
+                helper.join()
+                if "client" in box:
+                    self.target = box["client"]
+                    self.caps = box.get("caps")
+                    self._target_info = box.get("info", self._target_info)
+        if "error" in box:
+            raise box["error"]
 
     # --- the retry loop ------------------------------------------------------------------------
 
@@ -362,7 +390,8 @@ class _UserJob:
                 ever = True
                 assert self.source is not None and self.target is not None
                 if plan is None:
-                    plan = plan_folders(self.source.folders(), list_target(self.target), self.opt.config)
+                    info = self._target_info or list_target(self.target)
+                    plan = plan_folders(self.source.folders(), info, self.opt.config)
                     self.engine.emit(UserFolders(self.user, tuple(plan)))
                 if not planned:
                     self._announce(plan)
