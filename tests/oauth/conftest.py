@@ -54,8 +54,8 @@ def oauth_lab() -> Iterator[OAuthLab]:
         missing_server("dovecot")  # skips here, fails under CI=true
     root = Path(tempfile.mkdtemp(prefix="mailmig-oauth-lab-"))
     root.chmod(0o711)
-    old = DovecotInstance("oauth-old", root / "old", oauth2=True, separator="/")
-    new = DovecotInstance("oauth-new", root / "new", oauth2=True, separator=".")
+    old = DovecotInstance("oauth-old", root / "old", oauth2=True, separator="/", postfix_auth=True)
+    new = DovecotInstance("oauth-new", root / "new", oauth2=True, separator=".", postfix_auth=True)
     for i, email in enumerate(USERS):
         old.users[email] = f"pw-old-{i}"
         new.users[email] = f"pw-new-{i}"
