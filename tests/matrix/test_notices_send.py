@@ -128,7 +128,10 @@ def test_kill_9_mid_run_then_rerun_mails_nobody_twice(notice_project: Path, good
     sent = 0
     while time.monotonic() < deadline:
         if log.exists():
-            sent = sqlite3.connect(log).execute("SELECT count(*) FROM sends WHERE state = 'sent'").fetchone()[0]
+            try:
+                sent = sqlite3.connect(log).execute("SELECT count(*) FROM sends WHERE state = 'sent'").fetchone()[0]
+            except sqlite3.OperationalError:  # the file exists, its table not yet
+                sent = 0
             if sent >= 2:
                 break
         time.sleep(0.05)
