@@ -116,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         i = argv.index("--lang")
         lang = argv[i + 1] if i + 1 < len(argv) else None
     set_language(_language_for(argv, lang))
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:
+        # An install that lacks one of mailmig's libraries (a venv made before a dependency was added).
+        error_line(_("a library mailmig needs is not installed: {name} (reinstall: bash scripts/install.sh, or "
+                     "pip install -e . in the checkout)").format(name=exc.name))
+        return 70
     # `mailmig FILE` means `mailmig open FILE`.
     commands = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
                 for name in action.choices}

@@ -24,7 +24,7 @@ from mailmig_tui.core.oauth import TokenError, TokenUnavailable, token_source
 from mailmig_tui.core.oauth.google import ServiceAccountFetcher
 from mailmig_tui.core.oauth.microsoft import DeviceCodeFetcher, certificate_credential
 from mailmig_tui.core.oauth.settings import OAuthSettings
-from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET, MSAL_CACHE, SERVICE_ACCOUNT_KEY, Vault
+from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET_ENTRY, MSAL_CACHE, SERVICE_ACCOUNT_KEY, Vault
 from mailmig_tui.core.project_factory import new_project
 from tests.backup_helpers import PASSPHRASE
 from tests.oauth.idp import TENANT, IdpState
@@ -79,7 +79,7 @@ def test_ms_client_credentials_with_secret_backs_up(oauth_lab: Any, idp: IdpStat
     project = _project(oauth_lab.old, [user], oauth2="ms-client-credentials", client_id=idp.client_id,
                        tenant=TENANT, authority=idp.authority_host)
     creds = _creds(tmp_path)
-    Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "s3cret-value")
+    Vault(creds, "corp.example", "old").set(CLIENT_SECRET_ENTRY, "s3cret-value")
     summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a")).run()
     assert (summary.users_ok, summary.messages) == (1, oauth_lab.counts[user]), summary.errors
     grant = next(g for g in idp.grants if g.get("grant_type") == "client_credentials")
@@ -104,7 +104,7 @@ def test_ms_wrong_secret_fails_the_user_with_microsofts_reason(oauth_lab: Any, i
     project = _project(oauth_lab.old, ["ann@corp.example"], oauth2="ms-client-credentials", client_id=idp.client_id,
                        tenant=TENANT, authority=idp.authority_host)
     creds = _creds(tmp_path)
-    Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "wrong")
+    Vault(creds, "corp.example", "old").set(CLIENT_SECRET_ENTRY, "wrong")
     summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a")).run()
     assert summary.users_failed == 1
     assert summary.errors[0][1] == ("no OAuth2 token for ann@corp.example: Microsoft refused a token for "
@@ -118,7 +118,7 @@ def test_ms_mailbox_the_app_may_not_open_fails_with_what_to_check(oauth_lab: Any
     project = _project(oauth_lab.old, ["ann@corp.example", "bob@corp.example"], oauth2="ms-client-credentials",
                        client_id=idp.client_id, tenant=TENANT, authority=idp.authority_host)
     creds = _creds(tmp_path)
-    Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "s")
+    Vault(creds, "corp.example", "old").set(CLIENT_SECRET_ENTRY, "s")
     summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a")).run()
     assert summary.users_ok == 1
     error = dict(summary.errors)["bob@corp.example"]
@@ -133,7 +133,7 @@ def test_ms_unreachable_sign_in_service_is_a_retryable_network_error(tmp_path: P
     project.old.auth = Auth("oauth2", extra={"oauth2": "ms-client-credentials", "client_id": "x", "tenant": "t",
                                              "authority": f"https://localhost:{free_port()}"})
     creds = _creds(tmp_path)
-    Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "s")
+    Vault(creds, "corp.example", "old").set(CLIENT_SECRET_ENTRY, "s")
     with pytest.raises(TokenUnavailable, match="cannot reach Microsoft's sign-in service"):
         token_source(project, "old", creds).get("ann@corp.example")
     assert issubclass(TokenUnavailable, OSError)  # engines retry it with backoff, like a dropped connection
@@ -146,7 +146,7 @@ def test_unreachable_sign_in_service_is_retried_then_fails_the_users_with_the_re
     project = _project(oauth_lab.old, ["ann@corp.example"], oauth2="ms-client-credentials", client_id="x",
                        tenant=TENANT, authority=f"https://localhost:{free_port()}")
     creds = _creds(tmp_path)
-    Vault(creds, "corp.example", "old").set(CLIENT_SECRET, "s")
+    Vault(creds, "corp.example", "old").set(CLIENT_SECRET_ENTRY, "s")
     events: list[Any] = []
     # retry_for: a real outage is retried for minutes; here two seconds show the retry and the failure.
     summary = BackupEngine(project, creds, BackupOptions(tmp_path / "a", backoff=0.01, retry_for=2.0, retry_max_delay=0.5),

@@ -24,7 +24,7 @@ from typing import Any
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.oauth.settings import OAuthSettings
 from mailmig_tui.core.oauth.tokens import Token, TokenError, TokenUnavailable
-from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET, MSAL_CACHE, Vault
+from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET_ENTRY, MSAL_CACHE, Vault
 
 
 def _network_error(exc: BaseException) -> bool:
@@ -128,7 +128,7 @@ class ClientCredentialsFetcher(_MsalBase):
     def _make_app(self, cache: Any) -> Any:
         import msal
 
-        secret = self.vault.get(CLIENT_SECRET)
+        secret = self.vault.get(CLIENT_SECRET_ENTRY)
         cert = None if secret else self.vault.get(CERTIFICATE)
         if not secret and not cert:
             raise TokenError(_("no client secret or certificate stored for the app registration {client_id} "

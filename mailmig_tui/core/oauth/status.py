@@ -15,7 +15,7 @@ from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project
 from mailmig_tui.core.oauth.advice import preset_advice
 from mailmig_tui.core.oauth.settings import OAuthSettings
-from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET, MSAL_CACHE, SERVICE_ACCOUNT_KEY, Vault
+from mailmig_tui.core.oauth.vault import CERTIFICATE, CLIENT_SECRET_ENTRY, MSAL_CACHE, SERVICE_ACCOUNT_KEY, Vault
 
 METHOD_LABELS = {"user": N_("password, each user's own"), "master": N_("password of an admin (master user)"),
                  "authzid": N_("password of an admin (SASL PLAIN authzid)")}
@@ -116,7 +116,7 @@ def side_status(project: Project, side: str, credentials: Credentials | None) ->
 
 def _fill(st: SideStatus, flavour: str, vault: Vault) -> None:
     if flavour == "ms-client-credentials":
-        secret, cert = vault.get(CLIENT_SECRET), vault.get(CERTIFICATE)
+        secret, cert = vault.get(CLIENT_SECRET_ENTRY), vault.get(CERTIFICATE)
         if secret:
             st.lines.append((_("credential"), _("client secret stored")))
         if cert:

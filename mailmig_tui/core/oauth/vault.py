@@ -11,12 +11,12 @@ import threading
 
 from mailmig_tui.core.credentials import Credentials
 
-CLIENT_SECRET = "oauth2:client-secret"  # Microsoft app registration: a client secret...
+CLIENT_SECRET_ENTRY = "oauth2:client-secret"  # entry name (the value lives in the store): Microsoft client secret...
 CERTIFICATE = "oauth2:certificate"  # ...or a certificate: PEM private key + PEM certificate
 SERVICE_ACCOUNT_KEY = "oauth2:service-account-key"  # Google: the service account's JSON key
 MSAL_CACHE = "oauth2:msal-token-cache"  # msal's serialised token cache (device code: the refresh token)
 
-SECRET_KINDS = {"client-secret": CLIENT_SECRET, "certificate": CERTIFICATE, "service-account-key": SERVICE_ACCOUNT_KEY}
+SECRET_KINDS = {"client-secret": CLIENT_SECRET_ENTRY, "certificate": CERTIFICATE, "service-account-key": SERVICE_ACCOUNT_KEY}
 # Which secret each flavour can use (the first one stored wins for Microsoft: secret, then certificate).
 FLAVOUR_SECRETS = {
     "ms-client-credentials": ("client-secret", "certificate"),
