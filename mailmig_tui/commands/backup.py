@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
-from mailmig_tui.commands.output import Reporter
+from mailmig_tui.commands.output import Reporter, RunPrinter
 from mailmig_tui.core.backup.config import project_settings
 from mailmig_tui.core.backup.engine import (
     BackupEngine,
@@ -108,34 +107,19 @@ def _save_section(store: ProjectStore, key: str, value: dict[str, Any], dest: Pa
         out.event("warning", _("warning: result not saved in the project: {error}").format(error=exc), message=str(exc))
 
 
-class _BackupPrinter:
-    def __init__(self, out: Reporter) -> None:
-        self.out = out
-        self.planned_msgs = 0
-        self.planned_bytes = 0
-        self.done_msgs = 0
-        self.done_bytes = 0
-        self.start = time.monotonic()
+class _BackupPrinter(RunPrinter):
 
     def __call__(self, e: Any) -> None:
         out = self.out
         if isinstance(e, Progress):
-            self.done_msgs += e.messages
-            self.done_bytes += e.bytes
-            secs = max(time.monotonic() - self.start, 1e-6)
-            out.progress("progress", _("  {done}/{total} messages, {bytes} of {total_bytes}, {rate:.0f} msg/s, {mbs:.1f} MB/s").format(
-                done=self.done_msgs, total=self.planned_msgs, bytes=human_bytes(self.done_bytes),
-                total_bytes=human_bytes(self.planned_bytes), rate=self.done_msgs / secs, mbs=self.done_bytes / 1e6 / secs),
-                min_interval=0.25 if out.json_mode else 1.0, user=e.user, folder=e.folder, messages=self.done_msgs,
-                bytes=self.done_bytes, messages_total=self.planned_msgs, bytes_total=self.planned_bytes)
+            self.progress(e)
         elif isinstance(e, RunStarted):
             out.event("started", _("Backing up {n} users to {dest} with {w} connections").format(
                 n=len(e.users), dest=e.dest, w=e.workers), users=list(e.users), dest=e.dest, workers=e.workers)
         elif isinstance(e, UserStarted):
             out.event("user_started", None, user=e.user)
         elif isinstance(e, UserPlanned):
-            self.planned_msgs += e.messages
-            self.planned_bytes += e.bytes
+            self.planned(e.messages, e.bytes)
             text = _("{user}: {folders} folders, {messages} new messages ({bytes}) to fetch").format(
                 user=e.user, folders=e.folders, messages=e.messages, bytes=human_bytes(e.bytes))
             if e.unchanged:
@@ -157,9 +141,7 @@ class _BackupPrinter:
             out.event("reconnected", _("{user}: the server is back after {secs:.0f}s; carrying on").format(
                 user=e.user, secs=e.waited), user=e.user, waited=round(e.waited, 3))
         elif isinstance(e, UserDone):
-            if e.state == "failed":
-                out.event("error", _("{user}: FAILED: {reason}").format(user=e.user, reason=e.error),
-                          user=e.user, reason=e.error)
+            self.failed(e)
             out.event("user_done", _("{user}: {state}, {messages} messages, {bytes}").format(
                 user=e.user, state=_state(e.state), messages=e.messages, bytes=human_bytes(e.bytes))
                 if e.state != "failed" else None,

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import signal
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mailmig_tui.commands.output import Reporter
+from mailmig_tui.commands.output import Reporter, RunPrinter
 from mailmig_tui.core.backup.engine import default_dest, select_users
 from mailmig_tui.core.backup.summary import human_bytes
 from mailmig_tui.core.copy.config import default_copy_dir, project_copy_config
@@ -103,27 +102,15 @@ def options_from_args(store: ProjectStore, args: argparse.Namespace) -> CopyOpti
         archive=(args.archive or default_dest(store.path, project)).absolute(), project_path=store.path, config=config)
 
 
-class CopyPrinter:
+class CopyPrinter(RunPrinter):
     def __init__(self, out: Reporter, source: str) -> None:
-        self.out = out
+        super().__init__(out)
         self.source = source
-        self.planned_msgs = 0
-        self.planned_bytes = 0
-        self.done_msgs = 0
-        self.done_bytes = 0
-        self.start = time.monotonic()
 
     def __call__(self, e: Any) -> None:
         out = self.out
         if isinstance(e, Progress):
-            self.done_msgs += e.messages
-            self.done_bytes += e.bytes
-            secs = max(time.monotonic() - self.start, 1e-6)
-            out.progress("progress", _("  {done}/{total} messages, {bytes} of {total_bytes}, {rate:.0f} msg/s, {mbs:.1f} MB/s").format(
-                done=self.done_msgs, total=self.planned_msgs, bytes=human_bytes(self.done_bytes),
-                total_bytes=human_bytes(self.planned_bytes), rate=self.done_msgs / secs, mbs=self.done_bytes / 1e6 / secs),
-                min_interval=0.25 if out.json_mode else 1.0, user=e.user, folder=e.folder, messages=self.done_msgs,
-                bytes=self.done_bytes, messages_total=self.planned_msgs, bytes_total=self.planned_bytes)
+            self.progress(e)
         elif isinstance(e, RunStarted):
             out.event("started", _("Copying {n} users ({phase}, from the {source}) with {w} connections; identity map in {dest}").format(
                 n=len(e.users), phase=phase_label(e.phase), source=_source_word(self.source), w=e.workers, dest=e.dest),
@@ -133,8 +120,7 @@ class CopyPrinter:
         elif isinstance(e, UserFolders):
             emit_plan(out, e.user, list(e.mappings), human=False)
         elif isinstance(e, UserPlanned):
-            self.planned_msgs += e.messages
-            self.planned_bytes += e.bytes
+            self.planned(e.messages, e.bytes)
             out.event("user_planned", _("{user}: {folders} folders, {messages} messages ({bytes}) to copy").format(
                 user=e.user, folders=e.folders, messages=e.messages, bytes=human_bytes(e.bytes)),
                 user=e.user, folders=e.folders, messages=e.messages, bytes=e.bytes)
@@ -158,8 +144,7 @@ class CopyPrinter:
                 user=e.user, reason=e.reason, delay=e.delay, n=e.attempt), user=e.user, reason=e.reason,
                 attempt=e.attempt, delay=e.delay)
         elif isinstance(e, UserDone):
-            if e.state == "failed":
-                out.event("error", _("{user}: FAILED: {reason}").format(user=e.user, reason=e.error), user=e.user, reason=e.error)
+            self.failed(e)
             out.event("user_done", _("{user}: {state}, {messages} messages copied, {bytes}").format(
                 user=e.user, state=_state(e.state), messages=e.messages, bytes=human_bytes(e.bytes))
                 if e.state != "failed" else None,

@@ -59,3 +59,44 @@ def have_terminal() -> bool:
         return sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class RunPrinter:
+    """What the backup and copy commands print alike for the per-user run events of core/runs.py: the
+    planned and done totals, the coalesced progress line, and a failed user's error line. Each command
+    adds the events that read differently for it."""
+
+    def __init__(self, out: Reporter) -> None:
+        self.out = out
+        self.planned_msgs = 0
+        self.planned_bytes = 0
+        self.done_msgs = 0
+        self.done_bytes = 0
+        self.start = time.monotonic()
+
+    def planned(self, messages: int, size: int) -> None:
+        self.planned_msgs += messages
+        self.planned_bytes += size
+
+    def progress(self, e: Any) -> None:
+        """A Progress event: add it up and print the cumulative line (at most one a second, 4/s in JSON)."""
+        from mailmig_tui.core.backup.summary import human_bytes
+        from mailmig_tui.core.i18n import _
+
+        out = self.out
+        self.done_msgs += e.messages
+        self.done_bytes += e.bytes
+        secs = max(time.monotonic() - self.start, 1e-6)
+        out.progress("progress", _("  {done}/{total} messages, {bytes} of {total_bytes}, {rate:.0f} msg/s, {mbs:.1f} MB/s").format(
+            done=self.done_msgs, total=self.planned_msgs, bytes=human_bytes(self.done_bytes),
+            total_bytes=human_bytes(self.planned_bytes), rate=self.done_msgs / secs, mbs=self.done_bytes / 1e6 / secs),
+            min_interval=0.25 if out.json_mode else 1.0, user=e.user, folder=e.folder, messages=self.done_msgs,
+            bytes=self.done_bytes, messages_total=self.planned_msgs, bytes_total=self.planned_bytes)
+
+    def failed(self, e: Any) -> None:
+        """A UserDone event: a failed user's error line (before its user_done event)."""
+        from mailmig_tui.core.i18n import _
+
+        if e.state == "failed":
+            self.out.event("error", _("{user}: FAILED: {reason}").format(user=e.user, reason=e.error),
+                           user=e.user, reason=e.error)
