@@ -17,16 +17,17 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from mailmig_tui.commands.output import Reporter
+from mailmig_tui.commands.output import Reporter, error_line
 from mailmig_tui.core.dns.audit import FAIL, PASS, AuditReport, audit
 from mailmig_tui.core.dns.config import DnsConfig, Server, parse_address, parse_resolver_arg
+from mailmig_tui.core.dns.lastwatch import WatchRecorder
 from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD, zone_snippet
 from mailmig_tui.core.dns.watch import Snapshot, snapshot_to_dict
 from mailmig_tui.core.errors import NotReadyError, ProjectFileError, ProjectLockedError, UsageError
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.model import Project, SchemaError
-from mailmig_tui.core.store import ProjectStore, format_key_path, load_project
+from mailmig_tui.core.store import ProjectStore, format_key_path, load_project, open_for_update
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -224,10 +225,28 @@ def cmd_watch(args: argparse.Namespace) -> int:
         out.event("dns.note", _("--ignore-unreachable: resolvers that never answer are left out of \"propagated\""),
                   ignore_unreachable=True)
 
+    recorder = WatchRecorder(watcher.clock())
+    trouble: list[str] = []
+
+    def record() -> None:
+        """Keep `[dns.last_watch]` in the project file when it changed (best effort, said once if not)."""
+        if not recorder.due():
+            return
+        try:
+            with open_for_update(args.project) as store:
+                store.update(recorder.apply)
+            recorder.written()
+        except (ProjectLockedError, ProjectFileError, OSError) as exc:
+            if not trouble:
+                trouble.append(str(exc))
+                error_line(_("the watch is not recorded in the project file ([dns.last_watch]): {error}").format(error=exc))
+
     async def loop() -> int:
         count = 0
         async for snap in watcher.run():
             count += 1
+            recorder.observe(snap)
+            await asyncio.to_thread(record)
             out.event("dns.snapshot", render_snapshot(snap), **snapshot_to_dict(snap))
             if snap.complete and args.until_propagated:
                 left_out = snap.unreachable if snap.ignore_unreachable else []
@@ -241,4 +260,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 return 0 if snap.complete else 1
         return 1
 
-    return asyncio.run(loop())
+    try:
+        return asyncio.run(loop())
+    finally:
+        recorder.end(watcher.clock())
+        record()

@@ -29,6 +29,7 @@ from mailmig_tui.core.dns.config import (
     resolvers_to_lines,
     resolvers_to_toml,
 )
+from mailmig_tui.core.dns.lastwatch import WatchRecorder
 from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.query import OK
 from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD
@@ -161,6 +162,7 @@ class DnsWatchPanel(ProjectView, Vertical):
         self.sweeps = 0
         self._last_sweep: float | None = None
         self._nudge = asyncio.Event()
+        self.recorder: WatchRecorder | None = None  # what goes to [dns.last_watch]
 
     def compose(self) -> ComposeResult:
         yield Static(id="watch-status")
@@ -219,6 +221,8 @@ class DnsWatchPanel(ProjectView, Vertical):
             self._last_sweep = None
             self.announced = False
             self.problem = ""
+            self._record_end()  # a fresh watch ends the one before
+            self.recorder = WatchRecorder(clock.now())
         self.watcher.ignore_unreachable = self.ignore_unreachable
         self.state = "watching"
         self.run_worker(self._loop(self.watcher), name=_("DNS watch"), group="dns-watch", exclusive=True,
@@ -229,7 +233,34 @@ class DnsWatchPanel(ProjectView, Vertical):
         self.workers.cancel_group(self, "dns-watch")
         self.state = state
         self.sweeping = False
+        if state == "stopped":
+            self._record_end()
         self._render_status()
+
+    def _record(self) -> None:
+        """Save `[dns.last_watch]` when it changed (not every sweep); never in a read-only session."""
+        recorder = self.recorder
+        if recorder is None or not recorder.due() or self.mailmig.store.readonly:
+            return
+        self.mailmig.mutate(recorder.apply)
+        if self.mailmig.store.project.sections.get("dns", {}).get("last_watch") == recorder.record:
+            recorder.written()
+
+    def _record_end(self) -> None:
+        if self.recorder is not None:
+            self.recorder.end(clock.now())
+            self._record()
+            self.recorder = None
+
+    def on_unmount(self) -> None:
+        """The app is closing mid-watch: record that it ended (quietly: the screen is going away)."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None or self.mailmig.store.readonly:
+            return
+        recorder.end(clock.now())
+        if recorder.due():
+            with contextlib.suppress(Exception):
+                self.mailmig.store.update(recorder.apply)
 
     async def _loop(self, watcher: Watcher) -> None:
         while True:
@@ -253,6 +284,9 @@ class DnsWatchPanel(ProjectView, Vertical):
         self.sweeps += 1
         self.show_snapshot(message.snapshot)
         snap = message.snapshot
+        if self.recorder is not None:
+            self.recorder.observe(snap)
+            self._record()
         if snap.complete and not self.announced:
             self.announced = True
             if time.monotonic() >= self._toast_until:  # one notification at a time, never a stack
