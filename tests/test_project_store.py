@@ -232,6 +232,14 @@ def test_checklist_operations_and_phase_status() -> None:
     assert not checklist.move_item(project, project.items_for(Phase.TESTING)[0].id, -1)
     for item in project.items_for(Phase.TESTING):
         checklist.set_done(project, item.id, True)
+    # every box ticked, but no test matrix has run: the facts do not say done, so neither does the phase
+    assert project.phases[Phase.TESTING] == PhaseStatus.IN_PROGRESS
+    users = len(project.users)
+    project.sections["matrix"] = {"last_run": {"at": datetime(2026, 12, 1, 10, 0, tzinfo=UTC), "users": users,
+                                               "cells": 8 * users, "passed": 8 * users, "failed": 0, "warnings": 0,
+                                               "not_run": 0, "cancelled": False, "users_passed": users}}
+    checklist.toggle(project, added.id)
+    checklist.toggle(project, added.id)
     assert project.phases[Phase.TESTING] == PhaseStatus.DONE
     checklist.toggle(project, added.id)
     assert project.phases[Phase.TESTING] == PhaseStatus.IN_PROGRESS

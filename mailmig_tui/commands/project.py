@@ -1,4 +1,9 @@
-"""Project commands: new, demo, status, presets."""
+"""Project commands: new, demo, status, phase, presets.
+
+`mailmig phase PROJECT PHASE STATUS [--force]` sets a phase's status by hand. A status that does not agree
+with the phase's facts (core/facts.py) is refused with exit 2 unless --force; forced, the activity log
+keeps the facts it overrode.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ from mailmig_tui.commands.output import have_terminal
 from mailmig_tui.core import dashboard
 from mailmig_tui.core.endpoints import EndpointChange, EndpointError, apply_change, parse_host_port
 from mailmig_tui.core.errors import UsageError
+from mailmig_tui.core.facts import derive_one, set_status
 from mailmig_tui.core.i18n import _
+from mailmig_tui.core.phases import Phase, PhaseStatus
 from mailmig_tui.core.presets import preset_names, preset_provider
 from mailmig_tui.core.project_factory import create_demo, new_project, project_filename
-from mailmig_tui.core.store import ProjectStore, load_project
+from mailmig_tui.core.store import ProjectStore, load_project, open_for_update
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("phase", help=_("set a phase's status (against the facts only with --force)"))
+    p.add_argument("project", type=Path)
+    p.add_argument("phase", choices=[ph.value for ph in Phase], help=_("the phase"))
+    p.add_argument("status", choices=[st.value for st in PhaseStatus], help=_("the status to set"))
+    p.add_argument("--force", action="store_true",
+                   help=_("set it even though the facts say otherwise (logged with the facts overridden)"))
+    p.set_defaults(func=cmd_phase)
 
     p = sub.add_parser("presets", help=_("list the provider presets"))
     p.set_defaults(func=cmd_presets)
@@ -93,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     project = load_project(args.project)
-    board = dashboard.build(project)
+    board = dashboard.build(project, path=args.project)
     if args.json:
         print(json.dumps({
             "domain": board.domain,
@@ -105,6 +120,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             "phases": [{
                 "phase": r.phase.value, "status": r.status.value, "done": r.progress.done,
                 "total": r.progress.total, "overdue": r.overdue, "next": [i.title for i in r.next_items],
+                "facts": {"status": r.fact.status.value, "evidence": r.fact.evidence,
+                          "at": r.fact.at.isoformat() if r.fact.at else None},
+                "agrees_with_facts": r.agrees,
             } for r in board.rows],
             "plan_problems": board.plan_problems,
         }, ensure_ascii=False, indent=2))
@@ -115,6 +133,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         line = dashboard_line(project)
         if line:
             print(line)
+    return 0
+
+
+def cmd_phase(args: argparse.Namespace) -> int:
+    phase, status = Phase(args.phase), PhaseStatus(args.status)
+    if phase == Phase.GO_LIVE and status == PhaseStatus.DONE:
+        raise UsageError(_("go-live is marked done through the gate: `mailmig golive done {path}` (with --override "
+                           "--reason \"…\" when the gate fails)").format(path=args.project))
+    with open_for_update(args.project) as store:
+        fact = derive_one(store.project, phase, args.project)
+        forced = store.update(lambda project: set_status(project, phase, status, fact, confirmed=args.force))
+    print(_("{phase}: {status}").format(phase=phase.label, status=f"{status.symbol} {status.label}"))
+    if forced:
+        print(_("set against the facts ({facts}); logged").format(facts=fact.describe()))
     return 0
 
 

@@ -159,12 +159,16 @@ def move_item(project: Project, item_id: str, offset: int) -> bool:
 
 
 def touch_phase(project: Project, phase: Phase) -> None:
-    """Derive a phase's status from its checklist unless the user has marked it blocked."""
+    """Derive a phase's status from its checklist unless the user has marked it blocked. A ticked
+    checklist makes the phase done only when its facts (core/facts.py, from the project file) say done
+    too: ticking boxes is not evidence that a backup was verified."""
+    from mailmig_tui.core.facts import FactStatus, derive_one
+
     if project.phases[phase] == PhaseStatus.BLOCKED:
         return
     items = project.items_for(phase)
     done = sum(1 for c in items if c.done)
-    if items and done == len(items):
+    if items and done == len(items) and derive_one(project, phase).status == FactStatus.DONE:
         project.phases[phase] = PhaseStatus.DONE
     elif done or project.phases[phase] == PhaseStatus.DONE:
         project.phases[phase] = PhaseStatus.IN_PROGRESS

@@ -5,9 +5,11 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from mailmig_tui.core import clock
 from mailmig_tui.core.checklist import Progress, progress
+from mailmig_tui.core.facts import Fact, agrees, derive
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.model import ChecklistItem, Project
 from mailmig_tui.core.phases import Phase, PhaseStatus
@@ -21,6 +23,12 @@ class PhaseRow:
     progress: Progress
     next_items: list[ChecklistItem]
     overdue: int
+    fact: Fact  # what the engines' records show (core/facts.py)
+
+    @property
+    def agrees(self) -> bool:
+        """Whether the status set by hand is in line with the facts."""
+        return agrees(self.status, self.fact)
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,11 @@ def result_lines(project: Project) -> list[str]:
     return [line for line in lines if line]
 
 
-def build(project: Project, now: datetime | None = None, next_count: int = 2) -> Dashboard:
+def build(project: Project, now: datetime | None = None, next_count: int = 2, path: Path | None = None) -> Dashboard:
+    """`path` (the project file) lets the facts read the engines' SQLite files beside it."""
     now = now or clock.now()
     today = now.date()
+    facts = derive(project, path, now)
     rows = []
     for phase in Phase:
         items = project.items_for(phase)
@@ -63,6 +73,7 @@ def build(project: Project, now: datetime | None = None, next_count: int = 2) ->
             progress(project, phase),
             undone[:next_count],
             sum(1 for c in undone if c.is_overdue(today)),
+            facts[phase],
         ))
     upcoming = next_milestone(project.plan, now)
     milestone = (
@@ -92,6 +103,31 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
+def cut(text: str, width: int) -> str:
+    """At most `width` terminal cells, with an ellipsis when something was cut."""
+    if display_width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if display_width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"
+
+
+def facts_text(row: PhaseRow) -> str:
+    """The facts' status, with ≠ in front when the status set by hand disagrees."""
+    return ("" if row.agrees else "≠ ") + f"{row.fact.status.symbol} {row.fact.status.label}"
+
+
+def disagreement_text(row: PhaseRow) -> str:
+    """"≠ set to ✓ done by hand; the facts say ✗ failed" (empty when they agree)."""
+    if row.agrees:
+        return ""
+    return _("≠ set to {set} by hand; the facts say {facts}").format(
+        set=f"{row.status.symbol} {row.status.label}", facts=f"{row.fact.status.symbol} {row.fact.status.label}")
+
+
 def render_text(board: Dashboard) -> str:
     """The dashboard as plain text for `mailmig status` (no colour, fits 80 columns)."""
     lines = [
@@ -103,6 +139,9 @@ def render_text(board: Dashboard) -> str:
         flag = _("  ({n} overdue)").format(n=row.overdue) if row.overdue else ""
         lines.append(f"{row.status.symbol} {row.phase.number}. {pad(row.phase.label, 14)} {pad(row.status.label, 12)} "
                      f"{row.progress.done:>3}/{row.progress.total:<3}{flag}")
+        lines.append(cut("      " + _("facts: {facts} · {evidence}").format(facts=facts_text(row), evidence=row.fact.evidence), 80))
+        if not row.agrees:
+            lines.append(cut("      " + disagreement_text(row), 80))
         for item in row.next_items:
             lines.append(f"      - {item.title}")
     lines.append("")
