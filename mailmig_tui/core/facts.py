@@ -12,7 +12,7 @@ each phase a `Fact`: a derived status and one line of evidence with its time.
 
 What "done" needs, per phase:
 
-    Preparation   every checklist item of the phase ticked, and every plan date set without problems
+    Preparation   every checklist item of the phase ticked, and every plan date set, in an order that works
     Backup        the last `[backup.last_run]` covered every user with none failed or stopped, and a
                   `[backup.last_verify]` AFTER it found every user complete; the archive's index.sqlite
                   exists and knows every user
@@ -149,7 +149,7 @@ def preparation(project: Project, path: Path | None, now: datetime) -> Fact:
     items = project.items_for(phase)
     done = [c for c in items if c.done]
     dates = sum(1 for k in PLAN_KEYS if project.plan.dates.get(k) is not None)
-    problems = validate(project.plan)
+    problems = [p for p in validate(project.plan) if p.severity == "error"]  # warnings do not hold it up
     last = max((c.done_at for c in done if c.done_at is not None), default=None)
     evidence = _("{done}/{total} items ticked; plan: {dates}/{all} dates").format(
         done=len(done), total=len(items), dates=dates, all=len(PLAN_KEYS))
