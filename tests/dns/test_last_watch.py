@@ -51,3 +51,45 @@ def test_watch_records_last_watch_and_the_dns_facts_follow(fresh_lab: DnsLab, pr
     # The project now names another MX: that watch is no evidence for it.
     saved.new.mx = [MxHost("mx9.elsewhere.test", 10)]
     assert derive_one(saved, Phase.DNS).status == FactStatus.UNKNOWN
+
+
+async def test_tui_propagation_tab_records_last_watch_and_the_dashboard_shows_it(
+        fresh_lab: DnsLab, project: Project, tmp_path: Path) -> None:
+    from textual.widgets import DataTable, Static
+
+    from mailmig_tui.core.store import ProjectStore
+    from mailmig_tui.ui.app import MailmigApp
+    from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
+    from tests.waiting import wait_for
+
+    path = write_project(tmp_path, project, interval=1, timeout=0.5, mx_ttl=5,
+                         authoritative=list(fresh_lab.authoritative),
+                         resolvers=[{"name": n, "address": fresh_lab.resolvers[n], "region": "lab"}
+                                    for n in fresh_lab.plain])
+
+    def record() -> dict[str, object]:
+        return load_project(path).sections["dns"].get("last_watch") or {}
+
+    app = MailmigApp(ProjectStore.open(path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3", "]", "]")  # opening the tab starts watching
+        panel = app.screen.query_one(DnsWatchPanel)
+        await wait_for(pilot, lambda: record().get("outcome") == "watching", "the watch recorded")
+        assert record()["on_new"] == 0 and record()["resolvers"] == len(fresh_lab.plain)
+        fresh_lab.edit("corp.test", remove=("@ 5 IN MX",), add=NEW_MX)
+        await wait_for(pilot, lambda: record().get("outcome") == "propagated", "propagation recorded", 60)
+        assert isinstance(record()["propagated_at"], datetime) and "ended" not in record()
+        await pilot.press("w")  # stop watching: the record says when, and stays propagated
+        assert panel.state == "stopped"
+        assert record()["outcome"] == "propagated" and isinstance(record()["ended"], datetime)
+
+        await pilot.press("0")
+        table = app.screen.query_one("#dash-phases", DataTable)
+        assert str(table.get_row_at(2)[2]) == "≠ ✓ done"  # DNS: the facts say done, the status not started
+        await pilot.press("down", "down")
+        evidence = str(app.screen.query_one("#dash-evidence", Static).render())
+        assert "Facts · DNS: ✓ done — every resolver (2) answered the new MX at" in evidence
+        assert "≠ set to · not started by hand; the facts say ✓ done" in evidence
+        await pilot.press("s")  # out of line with the facts: s sets what they say, without asking
+        assert load_project(path).phases[Phase.DNS].value == "done"
+        assert str(table.get_row_at(2)[2]) == "✓ done"

@@ -42,8 +42,9 @@ class DashboardScreen(MailmigScreen):
         "highlighted phase's evidence and its time. **≠** marks a status set by hand that the facts "
         "do not bear out.\n\n"
         "- **Enter** or a number key **1–7** opens a phase; **0** comes back here.\n"
-        "- **s** cycles the highlighted phase's status (not started, in progress, blocked, done). A "
-        "status against the facts asks first, and the activity log keeps the facts it overrode.\n"
+        "- **s** cycles the highlighted phase's status (not started, in progress, blocked, done). When "
+        "the status is out of line with the facts, **s** first sets the facts' status. A status against "
+        "the facts asks first, and the activity log keeps the facts it overrode.\n"
         "- **Ctrl+P** opens the command palette: go to a phase, add an item, export notices, switch language.\n"
         "- Every change is saved to the project file at once.\n"
     )
@@ -167,8 +168,11 @@ class DashboardScreen(MailmigScreen):
         phase = self.selected_phase()
         statuses = list(PhaseStatus)
         current = self.project.phases[phase]
+        fact = derive_one(self.project, phase, self.mailmig.store.path)
         following = statuses[(statuses.index(current) + 1) % len(statuses)]
-        if self._declined == (phase, following):
+        if not agrees(current, fact) and fact.status.value in {s.value for s in PhaseStatus}:
+            following = PhaseStatus(fact.status.value)  # out of line with the facts: s first follows them
+        elif self._declined == (phase, following):
             following = statuses[(statuses.index(following) + 1) % len(statuses)]
         self._declined = None
         if phase == Phase.GO_LIVE and following == PhaseStatus.DONE:
@@ -186,7 +190,6 @@ class DashboardScreen(MailmigScreen):
                 self.mailmig.mutate(lambda project: mark_done(project),
                                     _("set {phase} to {status}").format(phase=phase.label, status=following.label))
                 return
-        fact = derive_one(self.project, phase, self.mailmig.store.path)
         new = following
 
         def change(confirmed: bool) -> None:

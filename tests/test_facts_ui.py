@@ -1,0 +1,100 @@
+"""Setting a phase's status against its facts: the dashboard's confirmation dialog and log entry (Pilot),
+and `mailmig phase` refusing without --force."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from textual.widgets import DataTable, Static
+
+from mailmig_tui.core.phases import Phase, PhaseStatus
+from mailmig_tui.core.store import ProjectStore, load_project
+from mailmig_tui.ui.app import MailmigApp
+from mailmig_tui.ui.widgets.dialogs import ConfirmDialog
+from tests.waiting import wait_for
+
+SIZE = (80, 24)
+
+
+def backup_status(path: Path) -> PhaseStatus:
+    return load_project(path).phases[Phase.BACKUP]
+
+
+async def test_s_against_the_facts_asks_and_logs_the_facts_it_overrode(demo_path: Path, frozen_clock: datetime) -> None:
+    app = MailmigApp(ProjectStore.open(demo_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down")  # Backup: nothing has run, the facts say not started
+        table = app.screen.query_one("#dash-phases", DataTable)
+        assert str(table.get_row_at(1)[2]) == "· not started"
+        await pilot.press("s", "s")  # in progress, blocked: in line with the facts, no questions
+        assert backup_status(demo_path) == PhaseStatus.BLOCKED
+        assert not isinstance(app.screen, ConfirmDialog)
+        events = len(load_project(demo_path).events)
+
+        await pilot.press("s")  # done, with no backup at all: asks first
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        message = str(app.screen.query_one(".title", Static).render())
+        assert "Set Backup to ✓ done?" in message and "The facts say · not started: no backup has run" in message
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "the dialog to close")
+        assert backup_status(demo_path) == PhaseStatus.BLOCKED and len(load_project(demo_path).events) == events
+
+        await pilot.press("s")  # the declined status is skipped once: on to not started
+        assert backup_status(demo_path) == PhaseStatus.NOT_STARTED
+        await pilot.press("s", "s", "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: backup_status(demo_path) == PhaseStatus.DONE, "the forced status saved")
+        event = load_project(demo_path).events[-1]
+        assert event.who == "tester"
+        assert event.what == "set Backup to done against the facts (· not started: no backup has run (`mailmig backup`))"
+        assert event.extra["overrode"]["facts"] == "not_started"
+
+        # Both are shown, by symbol and word: the status set by hand and what the facts say.
+        assert str(table.get_row_at(1)[1]) == "✓ done" and str(table.get_row_at(1)[2]) == "≠ · not started"
+        evidence = str(app.screen.query_one("#dash-evidence", Static).render())
+        assert "≠ set to ✓ done by hand; the facts say · not started" in evidence
+        assert "Facts · Backup: · not started — no backup has run" in evidence
+
+        await pilot.press("s")  # out of line with the facts: s goes back to what they say
+        assert backup_status(demo_path) == PhaseStatus.NOT_STARTED
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailmig_tui", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "MAILMIG_LANG": "en", "MAILMIG_OPERATOR": "li.na"})
+
+
+def test_cli_phase_refuses_against_the_facts_unless_forced(demo_path: Path) -> None:
+    before = demo_path.read_text()
+    refused = run("phase", str(demo_path), "backup", "done")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "mailmig: Backup: the facts say · not started: no backup has run (`mailmig backup`); setting it to done "
+        "needs --force"]
+    assert demo_path.read_text() == before  # nothing written
+
+    fine = run("phase", str(demo_path), "backup", "in_progress")  # in line with the facts
+    assert fine.returncode == 0, fine.stderr
+    project = load_project(demo_path)
+    assert project.phases[Phase.BACKUP] == PhaseStatus.IN_PROGRESS
+    assert project.events[-1].what == "set Backup to in progress" and "overrode" not in project.events[-1].extra
+
+    forced = run("phase", str(demo_path), "backup", "done", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "set against the facts (· not started: no backup has run" in forced.stdout
+    project = load_project(demo_path)
+    assert project.phases[Phase.BACKUP] == PhaseStatus.DONE
+    assert project.events[-1].who == "li.na" and "against the facts" in project.events[-1].what
+    assert project.events[-1].extra["overrode"] == {"phase": "backup", "status": "done", "facts": "not_started",
+                                                    "evidence": "no backup has run (`mailmig backup`)"}
+
+    golive = run("phase", str(demo_path), "go_live", "done", "--force")  # only through the gate
+    assert golive.returncode == 2 and "mailmig golive done" in golive.stderr
+
+    status = run("status", str(demo_path))
+    assert "facts: ≠ · not started · no backup has run" in status.stdout
