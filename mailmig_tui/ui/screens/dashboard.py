@@ -112,6 +112,7 @@ class DashboardScreen(MailmigScreen):
         self.show_evidence()
         problems = self.query_one("#dash-problems", Static)
         problems.update("\n".join("! " + _("Plan: {problem}").format(problem=p) for p in board.plan_problems))
+        problems.display = bool(board.plan_problems)  # no empty line when the plan is fine
         self.query_one("#dash-plan", Static).update(self._plan_and_activity())
 
     def _plan_and_activity(self) -> Text:
@@ -143,7 +144,8 @@ class DashboardScreen(MailmigScreen):
         r = board.rows[min(self.query_one(DataTable).cursor_row, len(board.rows) - 1)]
         width = max(20, self.size.width - 2)
         head = _("Facts · {phase}: ").format(phase=r.phase.label)
-        text = Text(head, style="bold")  # one line each, cut (never wrapped) to the screen's width
+        text = Text()  # one line each, cut (never wrapped) to the screen's width
+        text.append(head, style="bold")
         text.append(dashboard.cut(f"{r.fact.status.symbol} {r.fact.status.label} — {r.fact.evidence}",
                                   width - dashboard.display_width(head)))
         if not r.agrees:
