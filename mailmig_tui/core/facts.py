@@ -125,18 +125,45 @@ def _names(names: list[str], limit: int = 2) -> str:
     return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
 
 
+_CACHE: dict[tuple[str, str], tuple[tuple[int, ...], list[tuple[Any, ...]] | None]] = {}
+_CACHE_MAX = 64
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """What changes when a SQLite file (or its WAL) is written: sizes and modification times."""
+    out: list[int] = []
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            st = p.stat()
+            out += [st.st_mtime_ns, st.st_size]
+        except OSError:
+            out += [0, -1]
+    return tuple(out)
+
+
 def _sqlite_rows(path: Path, query: str) -> list[tuple[Any, ...]] | None:
-    """Rows from a SQLite file opened read-only; None if it is missing or unreadable."""
+    """Rows from a SQLite file opened read-only; None if it is missing or unreadable. Kept until the file
+    changes: the dashboard asks on every refresh, and a 5,000-user matrix takes a while to read."""
     if not path.is_file():
         return None
+    key = (str(path.absolute()), query)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == _stamp(path):
+        return cached[1]
     try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=2)
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=2)
         try:
-            return db.execute(query).fetchall()
+            rows: list[tuple[Any, ...]] | None = db.execute(query).fetchall()
         finally:
             db.close()
     except sqlite3.Error:
-        return None
+        rows = None
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    # Opening a WAL database can itself touch its files: remember them as they are after the read (a
+    # write racing this read changes them again, and the next read sees it).
+    _CACHE[key] = (_stamp(path), rows)
+    return rows
 
 
 # --- the seven phases ---------------------------------------------------------------------------------
@@ -337,8 +364,8 @@ def testing(project: Project, path: Path | None, now: datetime) -> Fact:
     if not_run:
         return Fact(phase, FactStatus.IN_PROGRESS, _("{ran}: {n} cells not run").format(ran=ran, n=not_run), at)
     if path is not None:
+        from mailmig_tui.core.matrix.checks import CHECK_IDS
         from mailmig_tui.core.matrix.config import db_path, parse_matrix_section
-        from mailmig_tui.core.matrix.results import ResultsDb, user_passes
 
         try:
             db_file = db_path(path, parse_matrix_section(project.sections.get("matrix")))
@@ -346,15 +373,18 @@ def testing(project: Project, path: Path | None, now: datetime) -> Fact:
             return Fact(phase, FactStatus.UNKNOWN, _("the [matrix] section is unreadable"), at)
         if not db_file.is_file():
             return Fact(phase, FactStatus.UNKNOWN, _("the matrix results {path} are missing").format(path=db_file), at)
-        try:
-            db = ResultsDb(db_file)
-            try:
-                latest = db.latest()
-            finally:
-                db.close()
-        except sqlite3.Error:
+        # Each (user, check)'s newest real result (a "not run" never hides an earlier one), as the
+        # matrix's own ResultsDb.latest() reads them, in one pass.
+        rows = _sqlite_rows(db_file, "SELECT c.user, c.check_id, c.status FROM cells c JOIN (SELECT user, check_id, "
+                                     "MAX(run) AS run FROM cells WHERE status != 'not_run' GROUP BY user, check_id) m "
+                                     "ON c.user = m.user AND c.check_id = m.check_id AND c.run = m.run")
+        if rows is None:
             return Fact(phase, FactStatus.UNKNOWN, _("the matrix results {path} are unreadable").format(path=db_file), at)
-        failing = [u.email for u in project.users if not user_passes(latest, u.email)]
+        good: dict[str, set[str]] = {}
+        for user, check, status in rows:
+            if status in ("passed", "warning"):
+                good.setdefault(str(user), set()).add(str(check))
+        failing = [u.email for u in project.users if not set(CHECK_IDS) <= good.get(u.email.lower(), set())]
         if failing:
             return Fact(phase, FactStatus.UNKNOWN, _("the matrix results do not show a pass for {users}").format(
                 users=_names(failing)), at)
