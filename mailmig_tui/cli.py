@@ -1,9 +1,9 @@
 """The `mailmig` command: opens the TUI, or runs one headless engine command.
 
 Exit codes (also in the README): 0 success; 1 the work ran but found or left problems (a user failed,
-verify found a difference, DNS not ready); 2 usage error (including a CSV with bad rows, an unknown user in --users, and
-no terminal for the TUI); 3 project file missing, malformed or cannot be written; 4 project
-locked by another mailmig or changed on disk; 5 credentials unavailable; 70 internal error (a bug: the
+verify found a difference, DNS not ready); 2 usage error (including a CSV with bad rows, an unknown user in --users,
+no terminal for the TUI, and `mailmig phase` against the phase's facts without --force); 3 project file
+missing, malformed or cannot be written; 4 project locked by another mailmig or changed on disk; 5 credentials unavailable; 70 internal error (a bug: the
 traceback is saved to a file named in the message); 130 interrupted.
 """
 

@@ -3,6 +3,7 @@ and `mailmig phase` refusing without --force."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,3 +99,7 @@ def test_cli_phase_refuses_against_the_facts_unless_forced(demo_path: Path) -> N
 
     status = run("status", str(demo_path))
     assert "facts: ≠ · not started · no backup has run" in status.stdout
+    as_json = json.loads(run("status", str(demo_path), "--json").stdout)
+    backup = next(p for p in as_json["phases"] if p["phase"] == "backup")
+    assert backup["status"] == "done" and backup["agrees_with_facts"] is False
+    assert backup["facts"] == {"status": "not_started", "evidence": "no backup has run (`mailmig backup`)", "at": None}
