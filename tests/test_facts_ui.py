@@ -103,3 +103,21 @@ def test_cli_phase_refuses_against_the_facts_unless_forced(demo_path: Path) -> N
     backup = next(p for p in as_json["phases"] if p["phase"] == "backup")
     assert backup["status"] == "done" and backup["agrees_with_facts"] is False
     assert backup["facts"] == {"status": "not_started", "evidence": "no backup has run (`mailmig backup`)", "at": None}
+
+
+async def test_s_marks_go_live_done_through_the_passed_gate(demo_path: Path, frozen_clock: datetime) -> None:
+    with ProjectStore.open(demo_path) as store:
+        store.update(lambda p: p.sections.__setitem__("golive", {"last_check": {
+            "at": frozen_clock, "passed": True, "failing": []}}))
+    app = MailmigApp(ProjectStore.open(demo_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["down"] * 5)  # Go-live: the gate passed, go-live not recorded yet
+        table = app.screen.query_one("#dash-phases", DataTable)
+        assert str(table.get_row_at(5)[2]) == "≠ ▶ in progress"  # not started by hand, but the gate ran
+        await pilot.press("s")  # first: what the facts say
+        assert load_project(demo_path).phases[Phase.GO_LIVE] == PhaseStatus.IN_PROGRESS
+        await pilot.press("s", "s")  # blocked, then done: recorded as `golive done` records it, no dialog
+        saved = load_project(demo_path)
+        assert saved.phases[Phase.GO_LIVE] == PhaseStatus.DONE and saved.sections["golive"]["done_at"] == frozen_clock
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert str(table.get_row_at(5)[2]) == "✓ done"

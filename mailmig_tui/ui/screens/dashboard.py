@@ -185,7 +185,7 @@ class DashboardScreen(MailmigScreen):
                 self.app.notify(_("The go-live gate is not passing: open Go-live → Gate to check it, or to mark "
                                   "go-live done with a recorded override (d)."), title=_("Go-live"), severity="warning")
                 following = statuses[(statuses.index(following) + 1) % len(statuses)]
-            else:
+            elif fact.status != FactStatus.DONE:  # (already recorded: then it is set like any other)
                 from mailmig_tui.core.golive.override import mark_done
 
                 # the gate passed: go-live done is recorded as `mailmig golive done` records it
