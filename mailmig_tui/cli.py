@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "mailmig_tui.commands.handbook",
     "mailmig_tui.commands.monitor",
     "mailmig_tui.commands.matrix",
+    "mailmig_tui.commands.report",
 ]
 
 

@@ -29,6 +29,7 @@ from mailmig_tui.core.dns.config import (
     resolvers_to_lines,
     resolvers_to_toml,
 )
+from mailmig_tui.core.dns.history import WatchHistory, watch_history_path
 from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.query import OK
 from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD
@@ -161,6 +162,7 @@ class DnsWatchPanel(ProjectView, Vertical):
         self.sweeps = 0
         self._last_sweep: float | None = None
         self._nudge = asyncio.Event()
+        self._history: WatchHistory | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="watch-status")
@@ -199,7 +201,13 @@ class DnsWatchPanel(ProjectView, Vertical):
     def make_watcher(self) -> Watcher:
         """A watcher over the project's [dns] servers (the same as `mailmig dns watch` without overrides)."""
         store = self.mailmig.store
-        return make_watcher(store.project, project_config(store.project, store.path), clock.now)
+        if self._history is None:  # one history for the panel's life: every sweep goes to it, as the CLI's do
+            self._history = WatchHistory(watch_history_path(store.path))
+        return make_watcher(store.project, project_config(store.project, store.path), clock.now, self._history)
+
+    def on_unmount(self) -> None:
+        if self._history is not None:
+            self._history.close()
 
     def activate(self) -> None:
         """The tab was opened: start watching on the first visit."""
