@@ -138,9 +138,9 @@ class WatchHistory:
         for row in snap.authoritative:
             if row.status != "ok":
                 continue  # a server that did not answer says nothing about the record
-            for key, state in row.states.items():
-                answer = row.answers.get(key)
-                answers.append((AUTHORITATIVE, row.server.label, key, state, (answer.at if answer else None) or snap.at))
+            for target, state in row.states.items():
+                answer = row.answers.get(target)
+                answers.append((AUTHORITATIVE, row.server.label, target, state, (answer.at if answer else None) or snap.at))
         for o in snap.observations:
             answers.append((RESOLVER, o.resolver, o.key, o.state, o.answer.at or snap.at))
         with db:

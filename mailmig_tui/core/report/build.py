@@ -160,8 +160,8 @@ def _happened(project: Project, watch: Any) -> dict[str, tuple[datetime | None, 
         out["backup_start"] = None, _("no backup has run")
     copy_run = _table(copy, "last_run")
     users = _table(copy, "users")
-    prestaged = [e.get("copied_at") for e in users.values() if isinstance(e, dict) and e.get("phase") == "prestage"
-                 and isinstance(e.get("copied_at"), datetime)]
+    prestaged: list[datetime] = [e["copied_at"] for e in users.values() if isinstance(e, dict)
+                                 and e.get("phase") == "prestage" and isinstance(e.get("copied_at"), datetime)]
     if copy_run.get("phase") == "prestage" and isinstance(copy_run.get("started"), datetime):
         out["prestage_copy"] = copy_run["started"], _("last copy run (pre-stage)")
     elif prestaged:
