@@ -47,8 +47,10 @@ def day(value: Any) -> str:
 
 
 def mb(n: Any) -> str:
+    from mailmig_tui.core.backup.summary import human_bytes
+
     try:
-        return f"{int(n) / 1e6:,.1f} MB"
+        return human_bytes(int(n))
     except (TypeError, ValueError):
         return _("unknown")
 
@@ -135,6 +137,14 @@ def _summary(project: Project, project_path: Path, generated: datetime) -> list[
         mark = {PhaseStatus.DONE: OK, PhaseStatus.BLOCKED: FAIL, PhaseStatus.IN_PROGRESS: WARN}.get(status, NONE)
         rows.append([f"{phase.number}. {phase.label}", f"{mark} {status.label}", f"{done}/{len(items)}"])
     blocks.append(Block("table", headers=[_("Phase"), _("Status"), _("Checklist done")], rows=rows))
+    blocks.append(Block("h2", _("Users")))
+    if project.users:
+        roles = {"user": N_("user"), "pilot": N_("pilot"), "admin": N_("admin")}
+        blocks.append(Block("table", headers=[_("User"), _("Name"), _("Department"), _("Role"), _("Login on the new side")],
+                            rows=[[u.email, u.display_name or "—", u.department or "—", _(roles.get(u.role, u.role)),
+                                   u.effective_new_login] for u in project.users]))
+    else:
+        blocks.append(Block("p", f"{NONE} " + _("The project lists no users.")))
     return blocks
 
 
