@@ -77,6 +77,7 @@ th, td { text-align: left; border: 1px solid #c8c8c8; padding: .25rem .5rem; ver
          overflow-wrap: anywhere; }
 thead th { background: #e8eef5; font-weight: 600; }
 table.kv th { width: 30%; background: #f3f5f8; font-weight: 600; }
+td.date { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ok { color: #176317; } .fail { color: #a00000; font-weight: 600; } .warn { color: #8a5a00; } .none { color: #666; }
 .note { border-left: 4px solid #8a5a00; padding: .3rem .8rem; background: #fbf6ea; margin: .5rem 0; }
@@ -96,6 +97,7 @@ footer { margin-top: 2rem; color: #666; font-size: .85rem; border-top: 1px solid
 """
 
 _NUMBER = re.compile(r"^[\d,.]+( [kMGT]?B)?$")
+_DATE = re.compile(r"^(\S )?\d{4}-\d\d-\d\d( \d\d:\d\d(:\d\d)?)?$")
 
 
 def _cell(tag: str, text: str) -> str:
@@ -105,6 +107,8 @@ def _cell(tag: str, text: str) -> str:
         classes.append(mark)
     if _NUMBER.match(text):
         classes.append("num")
+    elif _DATE.match(text):
+        classes.append("date")
     attr = f' class="{" ".join(classes)}"' if classes else ""
     return f"<{tag}{attr}>{html.escape(text)}</{tag}>"
 

@@ -237,7 +237,7 @@ def _verify_word(value: str) -> str:
             "error": f"{FAIL} " + _("could not verify")}.get(value, f"{NONE} " + _("not verified"))
 
 
-def _backup(project: Project, project_path: Path) -> list[Block]:
+def _backup(project: Project, project_path: Path, glance: list[list[str]]) -> list[Block]:
     from mailmig_tui.core.backup.engine import INDEX_NAME, default_dest
 
     section = _section(project, "backup")
@@ -245,6 +245,7 @@ def _backup(project: Project, project_path: Path) -> list[Block]:
     blocks = [Block("h2", _("Backup"))]
     if not run:
         blocks.append(Block("p", not_run(_("no backup has run (`mailmig backup`)"))))
+        glance.append([_("Backup"), not_run(_("no backup has run (`mailmig backup`)"))])
         return blocks
     dest = default_dest(project_path, project)
     finished = run.get("finished")
@@ -262,6 +263,7 @@ def _backup(project: Project, project_path: Path) -> list[Block]:
         verify = f"{FAIL} " + _("{bad} of {n} users differ or were not verified ({when})").format(
             bad=max(len(project.users), _int(check.get("users"))) - _int(check.get("users_ok")),
             n=max(len(project.users), _int(check.get("users"))), when=when(check["at"]))
+    glance.append([_("Backup"), result if result.startswith(FAIL) else verify])
     blocks.append(Block("kv", rows=[
         [_("Archive"), str(dest)],
         [_("Last run"), _("{start} to {end}").format(start=when(run.get("started")), end=when(finished))],
@@ -307,7 +309,7 @@ def _backup(project: Project, project_path: Path) -> list[Block]:
     return blocks
 
 
-def _copy(project: Project, project_path: Path) -> list[Block]:
+def _copy(project: Project, project_path: Path, glance: list[list[str]]) -> list[Block]:
     from mailmig_tui.core.copy.config import default_copy_dir, parse_copy_section
     from mailmig_tui.core.copy.engine import IDMAP_NAME
     from mailmig_tui.core.copy.summary import phase_label
@@ -317,6 +319,7 @@ def _copy(project: Project, project_path: Path) -> list[Block]:
     blocks = [Block("h2", _("Copy to the new provider"))]
     if not run and not users:
         blocks.append(Block("p", not_run(_("nothing has been copied (`mailmig copy`)"))))
+        glance.append([_("Copy"), not_run(_("nothing has been copied (`mailmig copy`)"))])
         return blocks
     try:
         folder = default_copy_dir(project_path, parse_copy_section(section))
@@ -348,6 +351,7 @@ def _copy(project: Project, project_path: Path) -> list[Block]:
             mapped[str(user)] = (int(n), int(size))
         idmap_found = db is not None
     rows = []
+    good = 0
     for u in project.users:
         entry = users.get(u.email) if isinstance(users.get(u.email), dict) else {}
         assert isinstance(entry, dict)
@@ -369,8 +373,11 @@ def _copy(project: Project, project_path: Path) -> list[Block]:
             verdict = f"{FAIL} " + _("verified before the last copy")
         else:
             verdict = _verify_word("")
+        good += last.startswith(OK) and verdict.startswith(OK)
         rows.append([u.email, count(n) if idmap_found else _("unknown"), mb(size) if idmap_found else _("unknown"),
                      last, verdict])
+    glance.append([_("Copy"), (f"{OK} " if good == len(project.users) else f"{FAIL} ") + _(
+        "{ok} of {n} users copied and verified since their last copy").format(ok=good, n=len(project.users))])
     blocks.append(Block("h3", _("Per user")))
     if not idmap_found:
         blocks.append(Block("note", _("The identity map ({path}) was not found: the copied counts are unknown.").format(
@@ -380,16 +387,19 @@ def _copy(project: Project, project_path: Path) -> list[Block]:
     return blocks
 
 
-def _accounts(project: Project) -> list[Block]:
+def _accounts(project: Project, glance: list[list[str]]) -> list[Block]:
     last = _table(_section(project, "accounts"), "last_check")
     blocks = [Block("h2", _("Account logins"))]
     if not last:
         blocks.append(Block("p", not_run(_("the logins have not been checked (`mailmig accounts check`)"))))
+        glance.append([_("Account logins"), not_run(_("the logins have not been checked (`mailmig accounts check`)"))])
         return blocks
     users, ok = _int(last.get("users")), _int(last.get("users_ok"))
     mark = OK if ok == users and users >= len(project.users) else FAIL
-    blocks.append(Block("p", f"{mark} " + _("Last check {when}: {ok} of {users} users log in on both sides.").format(
-        when=when(last.get("at")), ok=ok, users=users)))
+    line = f"{mark} " + _("Last check {when}: {ok} of {users} users log in on both sides.").format(
+        when=when(last.get("at")), ok=ok, users=users)
+    blocks.append(Block("p", line))
+    glance.append([_("Account logins"), line])
     failures = [str(f) for f in last.get("failures") or []]
     if failures:
         blocks.append(Block("ul", items=failures[:50]))
@@ -405,11 +415,12 @@ def _state_word(state: str) -> str:
     return f"{mark} {_(_STATE_WORDS.get(state, state))}"
 
 
-def _dns(project: Project, watch: Any) -> list[Block]:
+def _dns(project: Project, watch: Any, glance: list[list[str]]) -> list[Block]:
     blocks = [Block("h2", _("DNS timeline"))]
     golive = _section(project, "golive")
     drained = _table(golive, "observed").get("drained_at")
     if watch is None:
+        glance.append([_("DNS"), not_run(_("no DNS watch recorded"))])
         blocks.append(Block("p", not_run(_("the propagation watcher has no history for this project "
                                             "(`mailmig dns watch`, or the DNS tab's Propagation)"))))
     else:
@@ -423,6 +434,10 @@ def _dns(project: Project, watch: Any) -> list[Block]:
                 "not seen by the watcher")],
         ]
         blocks.append(Block("kv", rows=kv))
+        glance.append([_("DNS"), f"{OK} " + _("propagation complete at {when}").format(when=when(watch.complete_at))
+                       if watch.complete_at else f"{WARN} " + _("cutover at {when}; propagation not seen complete").format(
+                           when=when(watch.cutover_at)) if watch.cutover_at else f"{NONE} " + _(
+                           "the zone still published the old MX")])
         rows = []
         for kind, label in (("authoritative", _("authoritative")), ("resolver", _("resolver"))):
             for s in (s for s in watch.states if s.kind == kind and s.record == "mx"):
@@ -453,7 +468,7 @@ def _dns(project: Project, watch: Any) -> list[Block]:
     return blocks
 
 
-def _matrix(project: Project, project_path: Path) -> list[Block]:
+def _matrix(project: Project, project_path: Path, glance: list[list[str]]) -> list[Block]:
     from mailmig_tui.core.matrix.checks import CHECK_IDS, NOT_RUN, SYMBOLS, WORDS, title
     from mailmig_tui.core.matrix.config import db_path, parse_matrix_section
 
@@ -461,6 +476,7 @@ def _matrix(project: Project, project_path: Path) -> list[Block]:
     blocks = [Block("h2", _("Test matrix"))]
     if not run:
         blocks.append(Block("p", not_run(_("the test matrix has not run (`mailmig test`)"))))
+        glance.append([_("Test matrix"), not_run(_("the test matrix has not run (`mailmig test`)"))])
         return blocks
     blocks.append(Block("p", _("Last run {when}: {passed} passed, {failed} failed, {warnings} warnings, {not_run} not "
                                "run ({cells} cells); pilots {pp}/{p} pass, everyone {up}/{u}.").format(
@@ -468,6 +484,12 @@ def _matrix(project: Project, project_path: Path) -> list[Block]:
         warnings=_int(run.get("warnings")), not_run=_int(run.get("not_run")), cells=_int(run.get("cells")),
         pp=_int(run.get("pilots_passed")), p=_int(run.get("pilots")), up=_int(run.get("users_passed")),
         u=_int(run.get("users"))) + (" " + _("The run was stopped before the end.") if run.get("cancelled") else "")))
+    pilots, users_n = _int(run.get("pilots")), len(project.users)
+    all_pass = _int(run.get("users_passed")) == users_n > 0 and _int(run.get("pilots_passed")) == pilots
+    glance.append([_("Test matrix"), (f"{OK} " if all_pass else f"{FAIL} ") + _(
+        "pilots {pp}/{p} pass, everyone {up}/{u} ({when})").format(
+        pp=_int(run.get("pilots_passed")), p=pilots, up=_int(run.get("users_passed")), u=users_n,
+        when=when(run.get("at")))])
     try:
         path = db_path(project_path, parse_matrix_section(_section(project, "matrix")))
     except ValueError:
@@ -501,7 +523,7 @@ def _matrix(project: Project, project_path: Path) -> list[Block]:
     return blocks
 
 
-def _golive(project: Project, project_path: Path) -> list[Block]:
+def _golive(project: Project, project_path: Path, glance: list[list[str]]) -> list[Block]:
     from mailmig_tui.core.mailout.log import sendlog_path
 
     golive = _section(project, "golive")
@@ -509,11 +531,15 @@ def _golive(project: Project, project_path: Path) -> list[Block]:
     blocks = [Block("h2", _("Go-live gate"))]
     if not last:
         blocks.append(Block("p", not_run(_("the gate has not been checked (`mailmig golive check`)"))))
+        glance.append([_("Go-live gate"), not_run(_("the gate has not been checked (`mailmig golive check`)"))])
     elif last.get("passed"):
+        glance.append([_("Go-live gate"), f"{OK} " + _("passed on {when}").format(when=when(last.get("at")))])
         blocks.append(Block("p", f"{OK} " + _("Passed on {when}: safe to switch the old provider off.").format(
             when=when(last.get("at")))))
     else:
         failing = [str(f) for f in last.get("failing") or []]
+        glance.append([_("Go-live gate"), f"{FAIL} " + _("{n} conditions fail ({when})").format(
+            n=len(failing), when=when(last.get("at")))])
         blocks.append(Block("p", f"{FAIL} " + _("Not passing on {when}: {n} conditions fail.").format(
             when=when(last.get("at")), n=len(failing))))
         if failing:
@@ -576,7 +602,7 @@ def _monitor(project_path: Path) -> list[Block]:
     return blocks
 
 
-def _checklist(project: Project, generated: datetime) -> list[Block]:
+def _checklist(project: Project, generated: datetime, glance: list[list[str]]) -> list[Block]:
     blocks = [Block("h2", _("Open checklist items"))]
     today = generated.date()
     rows = []
@@ -588,6 +614,9 @@ def _checklist(project: Project, generated: datetime) -> list[Block]:
             if item.is_overdue(today):
                 due = f"{FAIL} " + _("{date} (overdue)").format(date=due)
             rows.append([f"{phase.number}. {phase.short}", item.title, item.owner or "—", due, item.note or ""])
+    overdue = sum(1 for r in rows if r[3].startswith(FAIL))
+    glance.append([_("Checklist"), f"{OK} " + _("every item ticked") if not rows else (f"{FAIL} " if overdue else f"{WARN} ")
+                   + _("{n} open, {overdue} overdue").format(n=len(rows), overdue=overdue)])
     if rows:
         blocks.append(Block("table", headers=[_("Phase"), _("Item"), _("Owner"), _("Due"), _("Note")], rows=rows))
     else:
@@ -616,10 +645,15 @@ def build(project: Project, project_path: Path, language: str = "en", generated:
     with using_language(language):
         generated = generated or now()
         watch = read_history(watch_history_path(project_path))
-        return [*_summary(project, project_path, generated), *_plan(project, watch, generated),
-                *_backup(project, project_path), *_copy(project, project_path), *_accounts(project),
-                *_dns(project, watch), *_matrix(project, project_path), *_golive(project, project_path),
-                *_monitor(project_path), *_checklist(project, generated), *_activity(project)]
+        glance: list[list[str]] = []
+        body = [*_plan(project, watch, generated), *_backup(project, project_path, glance),
+                *_copy(project, project_path, glance), *_accounts(project, glance), *_dns(project, watch, glance),
+                *_matrix(project, project_path, glance), *_golive(project, project_path, glance),
+                *_monitor(project_path), *_checklist(project, generated, glance), *_activity(project)]
+        head = _summary(project, project_path, generated)
+        # At a glance, right after the summary: each area's verdict, as the section below says it.
+        at_a_glance = [Block("h2", _("At a glance")), Block("table", headers=[_("Area"), _("Result")], rows=glance)]
+        return [*head[:3], *at_a_glance, *head[3:], *body]
 
 
 def footer(project: Project, language: str, generated: datetime) -> str:
