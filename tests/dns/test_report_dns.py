@@ -19,7 +19,8 @@ from mailmig_tui.lab.dns import DnsLab
 from mailmig_tui.ui.app import MailmigApp
 from mailmig_tui.ui.phases.dns.watch import DnsWatchPanel
 from tests.dns.conftest import run_cli, write_project
-from tests.dns.test_ui import NEW_MX, lab_section, wait_for
+from tests.dns.test_ui import NEW_MX, lab_section
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -71,9 +72,10 @@ async def test_the_dns_tab_writes_the_same_history(fresh_lab: DnsLab, project: P
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3", "]", "]")  # opening the Propagation tab starts watching
         panel = app.screen.query_one(DnsWatchPanel)
-        await wait_for(pilot, lambda: panel.snapshot is not None)
+        await wait_for(pilot, lambda: panel.snapshot is not None, "the first sweep")
         fresh_lab.edit("corp.test", remove=("@ 5 IN MX",), add=NEW_MX)
-        await wait_for(pilot, lambda: panel.snapshot is not None and panel.snapshot.complete, deadline=60)
+        await wait_for(pilot, lambda: panel.snapshot is not None and panel.snapshot.complete, "propagation",
+                       timeout=60)
         await pilot.press("w")
     app.store.close()
     record = read_history(watch_history_path(path))
