@@ -75,11 +75,13 @@ p.lead { color: #444; margin-bottom: 1rem; }
 table { border-collapse: collapse; width: 100%; margin: .4rem 0 .8rem; font-size: .92rem; }
 th, td { text-align: left; border: 1px solid #c8c8c8; padding: .25rem .5rem; vertical-align: top;
          overflow-wrap: anywhere; }
-thead th { background: #e8eef5; font-weight: 600; }
+thead th { background: #e8eef5; font-weight: 600; overflow-wrap: normal; }
 table.kv th { width: 30%; background: #f3f5f8; font-weight: 600; }
 td.date { white-space: nowrap; }
+tbody td:first-child { overflow-wrap: normal; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ok { color: #176317; } .fail { color: #a00000; font-weight: 600; } .warn { color: #8a5a00; } .none { color: #666; }
+p.status.none { color: #555; }
 .note { border-left: 4px solid #8a5a00; padding: .3rem .8rem; background: #fbf6ea; margin: .5rem 0; }
 ul { margin: .3rem 0 .8rem; padding-left: 1.4rem; }
 footer { margin-top: 2rem; color: #666; font-size: .85rem; border-top: 1px solid #ccc; padding-top: .4rem; }
@@ -127,7 +129,9 @@ def to_html(blocks: list[Block], language: str = "en", footer: str = "") -> str:
         elif b.kind == "h3":
             body.append(f"<h3>{e(b.text)}</h3>")
         elif b.kind == "p":
-            body.append(f'<p class="lead">{e(b.text)}</p>' if first_p else f"<p>{e(b.text)}</p>")
+            mark = MARKS.get(b.text[:1])
+            cls = "lead" if first_p else f"status {mark}" if mark else ""
+            body.append(f'<p class="{cls}">{e(b.text)}</p>' if cls else f"<p>{e(b.text)}</p>")
             first_p = False
         elif b.kind == "note":
             body.append(f'<p class="note">{e(b.text)}</p>')

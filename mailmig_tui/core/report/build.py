@@ -26,6 +26,8 @@ from mailmig_tui.core.plan import label as plan_label
 from mailmig_tui.core.report.blocks import FAIL, NONE, OK, WARN, Block
 
 MAX_EVENTS = 60
+RUN_STATES = {"done": N_("done"), "failed": N_("failed"), "cancelled": N_("stopped")}
+SOURCES = {"old": N_("the old provider"), "archive": N_("the backup archive")}
 
 
 def _section(project: Project, name: str) -> dict[str, Any]:
@@ -329,7 +331,8 @@ def _copy(project: Project, project_path: Path, glance: list[list[str]]) -> list
         failed, cancelled = _int(run.get("users_failed")), _int(run.get("users_cancelled"))
         blocks.append(Block("kv", rows=[
             [_("Last run"), _("{phase} from {source}: {start} to {end}").format(
-                phase=phase_label(str(run.get("phase", ""))), source=str(run.get("source", "?")),
+                phase=phase_label(str(run.get("phase", ""))),
+                source=_(SOURCES.get(str(run.get("source", "?")), str(run.get("source", "?")))),
                 start=when(run.get("started")), end=when(run.get("finished")))],
             [_("Result"), f"{OK} " + _("every user copied") if not failed and not cancelled else f"{FAIL} " + _(
                 "{failed} failed, {cancelled} stopped").format(failed=failed, cancelled=cancelled)],
@@ -359,7 +362,7 @@ def _copy(project: Project, project_path: Path, glance: list[list[str]]) -> list
         if entry.get("copied_at"):
             state = str(entry.get("state", "?"))
             last = (f"{OK} " if state == "done" else f"{FAIL} ") + _("{state}, {phase}, {when}").format(
-                state=state, phase=phase_label(str(entry.get("phase", ""))), when=day(entry.get("copied_at")))
+                state=_(RUN_STATES.get(state, state)), phase=phase_label(str(entry.get("phase", ""))), when=day(entry.get("copied_at")))
         else:
             last = not_run(_("not copied"))
         verified = entry.get("verified_at")
@@ -440,7 +443,10 @@ def _dns(project: Project, watch: Any, glance: list[list[str]]) -> list[Block]:
                            "the zone still published the old MX")])
         rows = []
         for kind, label in (("authoritative", _("authoritative")), ("resolver", _("resolver"))):
-            for s in (s for s in watch.states if s.kind == kind and s.record == "mx"):
+            # in the order they flipped (never-flipped last): the timeline reads top to bottom
+            servers = sorted((s for s in watch.states if s.kind == kind and s.record == "mx"),
+                             key=lambda s: (s.first_new is None, s.first_new or s.last_at, s.server))
+            for s in servers:
                 first = when(s.first_new) if s.first_new else f"{NONE} " + _("never seen")
                 again = ""
                 if s.first_new and s.state == "new" and s.since > s.first_new:
