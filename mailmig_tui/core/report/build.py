@@ -64,11 +64,33 @@ def count(n: Any) -> str:
         return _("unknown")
 
 
+def _list(value: Any) -> list[Any]:
+    """A list the engines wrote (errors, failures…); anything else a hand edit left there reads as none."""
+    return list(value) if isinstance(value, list) else []
+
+
 def _int(value: Any) -> int:
     try:
         return int(value or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _strict_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def run_result(run: dict[str, Any], users: int, all_done: str) -> str:
+    """A backup's or copy's run: ✓ only when its record says every user of the project finished."""
+    total, ok = _strict_int(run.get("users")), _strict_int(run.get("users_ok"))
+    failed, cancelled = _strict_int(run.get("users_failed")), _strict_int(run.get("users_cancelled"))
+    if total is None or ok is None or failed is None or cancelled is None:
+        return f"{NONE} " + _("unknown (the record is incomplete)")
+    if failed or cancelled:
+        return f"{FAIL} " + _("{failed} failed, {cancelled} stopped").format(failed=failed, cancelled=cancelled)
+    if ok == total and ok >= users:
+        return f"{OK} " + all_done
+    return f"{WARN} " + _("{ok} of {n} users in the last run").format(ok=ok, n=users)
 
 
 def not_run(what: str) -> str:
@@ -188,7 +210,7 @@ def _happened(project: Project, watch: Any) -> dict[str, tuple[datetime | None, 
     else:
         out["mx_cutover"] = None, _("not observed (no DNS watch or gate check saw the new MX)")
     if isinstance(golive.get("done_at"), datetime):
-        overridden = any(isinstance(o, dict) and o.get("what") == "go_live" for o in golive.get("overrides") or [])
+        overridden = any(isinstance(o, dict) and o.get("what") == "go_live" for o in _list(golive.get("overrides")))
         out["go_live"] = golive["done_at"], (_("marked done over a failing gate (override)") if overridden
                                              else _("marked done through the go-live gate"))
     else:
@@ -251,9 +273,7 @@ def _backup(project: Project, project_path: Path, glance: list[list[str]]) -> li
         return blocks
     dest = default_dest(project_path, project)
     finished = run.get("finished")
-    failed, cancelled = _int(run.get("users_failed")), _int(run.get("users_cancelled"))
-    result = f"{OK} " + _("every user backed up") if not failed and not cancelled else f"{FAIL} " + _(
-        "{failed} failed, {cancelled} stopped").format(failed=failed, cancelled=cancelled)
+    result = run_result(run, len(project.users), _("every user backed up"))
     verified_after = isinstance(check.get("at"), datetime) and isinstance(finished, datetime) and check["at"] >= finished
     if not check:
         verify = not_run(_("the backup has not been verified (`mailmig verify`)"))
@@ -274,7 +294,7 @@ def _backup(project: Project, project_path: Path, glance: list[list[str]]) -> li
                                                                              size=mb(run.get("bytes")))],
         [_("Verify"), verify],
     ]))
-    errors = [str(e) for e in run.get("errors") or []] + [str(d) for d in check.get("differences") or []]
+    errors = [str(e) for e in _list(run.get("errors"))] + [str(d) for d in _list(check.get("differences"))]
     if errors:
         blocks.append(Block("h3", _("Problems recorded")))
         blocks.append(Block("ul", items=errors[:50]))
@@ -287,7 +307,7 @@ def _backup(project: Project, project_path: Path, glance: list[list[str]]) -> li
             per_user[str(user)] = (int(n), int(size), int(folders), int(deleted or 0))
         index_found = db is not None
     results = check.get("results") if verified_after and isinstance(check.get("results"), dict) else None
-    differing = {str(d).split(":", 1)[0] for d in check.get("differences") or []} if verified_after else set()
+    differing = {str(d).split(":", 1)[0] for d in _list(check.get("differences"))} if verified_after else set()
     rows = []
     for u in project.users:
         n, size, folders, deleted = per_user.get(u.email, (0, 0, 0, 0))
@@ -328,14 +348,12 @@ def _copy(project: Project, project_path: Path, glance: list[list[str]]) -> list
     except ValueError:
         folder = default_copy_dir(project_path, parse_copy_section(None))
     if run:
-        failed, cancelled = _int(run.get("users_failed")), _int(run.get("users_cancelled"))
         blocks.append(Block("kv", rows=[
             [_("Last run"), _("{phase} from {source}: {start} to {end}").format(
                 phase=phase_label(str(run.get("phase", ""))),
                 source=_(SOURCES.get(str(run.get("source", "?")), str(run.get("source", "?")))),
                 start=when(run.get("started")), end=when(run.get("finished")))],
-            [_("Result"), f"{OK} " + _("every user copied") if not failed and not cancelled else f"{FAIL} " + _(
-                "{failed} failed, {cancelled} stopped").format(failed=failed, cancelled=cancelled)],
+            [_("Result"), run_result(run, len(project.users), _("every user copied"))],
             [_("Copied in the last run"), _("{messages} messages, {size}").format(
                 messages=count(run.get("messages")), size=mb(run.get("bytes")))],
             [_("Last verify"), (f"{OK} " if check and _int(check.get("users_ok")) == _int(check.get("users")) else
@@ -343,7 +361,7 @@ def _copy(project: Project, project_path: Path, glance: list[list[str]]) -> list
                 ok=_int(check.get("users_ok")), n=_int(check.get("users")), when=when(check.get("at")))
              if check else not_run(_("`mailmig verify --copy`"))],
         ]))
-        errors = [str(e) for e in run.get("errors") or []] + [str(d) for d in check.get("differences") or []]
+        errors = [str(e) for e in _list(run.get("errors"))] + [str(d) for d in _list(check.get("differences"))]
         if errors:
             blocks.append(Block("h3", _("Problems recorded")))
             blocks.append(Block("ul", items=errors[:50]))
@@ -403,7 +421,7 @@ def _accounts(project: Project, glance: list[list[str]]) -> list[Block]:
         when=when(last.get("at")), ok=ok, users=users)
     blocks.append(Block("p", line))
     glance.append([_("Account logins"), line])
-    failures = [str(f) for f in last.get("failures") or []]
+    failures = [str(f) for f in _list(last.get("failures"))]
     if failures:
         blocks.append(Block("ul", items=failures[:50]))
     return blocks
@@ -502,6 +520,10 @@ def _matrix(project: Project, project_path: Path, glance: list[list[str]]) -> li
         path = db_path(project_path, parse_matrix_section(None))
     latest: dict[tuple[str, str], tuple[str, str]] = {}
     with read_only(path) as db:
+        runs = _rows(db, "SELECT count(*), min(started) FROM runs")
+        if runs and runs[0][0]:
+            blocks.append(Block("p", _("{n} runs recorded since {first}; each cell below is its latest result.").format(
+                n=runs[0][0], first=when(datetime.fromisoformat(str(runs[0][1]))) if runs[0][1] else "?")))
         # the newest real result of every cell; a later "not run" never hides an earlier result
         for user, check, status, reason in _rows(db, "SELECT user, check_id, status, reason FROM cells ORDER BY run, rowid"):
             key = (str(user), str(check))
@@ -538,12 +560,12 @@ def _golive(project: Project, project_path: Path, glance: list[list[str]]) -> li
     if not last:
         blocks.append(Block("p", not_run(_("the gate has not been checked (`mailmig golive check`)"))))
         glance.append([_("Go-live gate"), not_run(_("the gate has not been checked (`mailmig golive check`)"))])
-    elif last.get("passed"):
+    elif last.get("passed") is True and not _list(last.get("failing")):
         glance.append([_("Go-live gate"), f"{OK} " + _("passed on {when}").format(when=when(last.get("at")))])
         blocks.append(Block("p", f"{OK} " + _("Passed on {when}: safe to switch the old provider off.").format(
             when=when(last.get("at")))))
     else:
-        failing = [str(f) for f in last.get("failing") or []]
+        failing = [str(f) for f in _list(last.get("failing"))]
         glance.append([_("Go-live gate"), f"{FAIL} " + _("{n} conditions fail ({when})").format(
             n=len(failing), when=when(last.get("at")))])
         blocks.append(Block("p", f"{FAIL} " + _("Not passing on {when}: {n} conditions fail.").format(
@@ -556,12 +578,12 @@ def _golive(project: Project, project_path: Path, glance: list[list[str]]) -> li
             when=when(delta.get("started")), messages=count(delta.get("messages")), failed=_int(delta.get("users_failed")))))
     else:
         blocks.append(Block("p", not_run(_("the final delta (`mailmig golive final-delta`)"))))
-    overrides = [o for o in golive.get("overrides") or [] if isinstance(o, dict)]
+    overrides = [o for o in _list(golive.get("overrides")) if isinstance(o, dict)]
     if overrides:
         blocks.append(Block("h3", _("Overrides of a failing gate")))
         blocks.append(Block("table", headers=[_("When"), _("Who"), _("Marked"), _("Reason"), _("Failing then")], rows=[
             [when(o.get("at")), str(o.get("who", "?")), str(o.get("what", "?")), str(o.get("reason", "")),
-             "; ".join(str(f).split(":", 1)[0] for f in o.get("failing") or [])] for o in overrides]))
+             "; ".join(str(f).split(":", 1)[0] for f in _list(o.get("failing")))] for o in overrides]))
     # The staff notices, from the send log (what the SMTP server accepted, per recipient).
     blocks.append(Block("h3", _("Staff notices")))
     with read_only(sendlog_path(project_path)) as db:
