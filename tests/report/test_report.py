@@ -29,7 +29,6 @@ from tests.servers import missing_server
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_NAME = '<img src=x onerror="alert(2)"> Bob | **x**'
 HOSTILE_ITEM = "Tell <b>everyone</b> | [link](javascript:alert(3))"
 
@@ -257,8 +256,15 @@ def test_html_report_renders_in_a_real_browser(migrated: Path, tmp_path: Path) -
     assert 0.01 < dark / len(sampled) < 0.4, dark / len(sampled)
     assert white / len(sampled) > 0.5  # a light page: prints without a dark background
     assert len(set(sampled)) > 20
-    if os.environ.get("MAILMIG_UPDATE_SCREENSHOTS"):
-        shutil.copy(shot, ROOT / "screenshots" / "report-lab.png")
+    # Printed: a PDF of several pages (the page-break hints keep rows whole), on white.
+    pdf = tmp_path / "report.pdf"
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium is not None
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-pdf-header-footer",
+                    f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--print-to-pdf={pdf}", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())) >= 2
 
 
 def test_report_markdown_tables_are_well_formed(migrated: Path) -> None:
