@@ -20,7 +20,12 @@ from mailmig_tui.core.store import load_project
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help=_("write the migration report (plan against what happened, backup, copy, DNS, "
-                                        "tests, go-live)"))
+                                        "tests, go-live)"),
+                       description=_("Write the whole migration for the change ticket from what mailmig recorded (no "
+                                     "server is asked): the plan against what happened, backup and copy per user, the "
+                                     "DNS timeline, the test matrix, the go-live gate, open checklist items. Anything "
+                                     "without a record says \"not run\" or \"unknown\". Exit codes: 0 written; 2 usage "
+                                     "or the output cannot be written; 3 project file missing or malformed."))
     p.add_argument("project", type=Path)
     p.add_argument("--format", dest="fmt", choices=report.FORMATS, default="md",
                    help=_("Markdown or one self-contained HTML page that prints well (default: md)"))
