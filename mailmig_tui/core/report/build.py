@@ -125,10 +125,6 @@ def _rows(db: sqlite3.Connection | None, sql: str, args: tuple[Any, ...] = ()) -
         return []
 
 
-def _stem(project_path: Path) -> str:
-    return project_path.name.removesuffix(".mailmig.toml")
-
-
 # --- the sections ----------------------------------------------------------------------------------
 
 
