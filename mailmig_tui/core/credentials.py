@@ -210,8 +210,13 @@ class EncryptedFileBackend:
                 self._write(data)
 
 
+_UNUSABLE_BY_NAME = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
+
+
 def keyring_is_usable() -> tuple[bool, object | None]:
     """The keyring backend keyring chose, and whether it can store anything (fail/null backends cannot)."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND", "").strip() in _UNUSABLE_BY_NAME:
+        return False, None  # keyring obeys this variable before anything else: no need to load it (30 ms)
     try:
         import keyring
         from keyring.backends import chainer, fail

@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS folders (
     uidnext INTEGER NOT NULL DEFAULT 0,
     highestmodseq INTEGER NOT NULL DEFAULT 0,
     server_messages INTEGER NOT NULL DEFAULT -1,
+    -- The folder directory's cur/new/tmp modification times (and cur's inode) when the index last agreed
+    -- with it, after a run's last write there: the same stamp on the next run means nothing touched the
+    -- files since (no killed run, no other tool), so the directory need not be listed again. '' = list it.
+    settled TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (user, raw_name)
 );
 CREATE TABLE IF NOT EXISTS messages (
@@ -48,7 +52,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Columns added after the first release: an older archive gets them on open (ALTER TABLE keeps its rows).
 ADDED_COLUMNS = {
     "folders": [("uidnext", "INTEGER NOT NULL DEFAULT 0"), ("highestmodseq", "INTEGER NOT NULL DEFAULT 0"),
-                ("server_messages", "INTEGER NOT NULL DEFAULT -1")],
+                ("server_messages", "INTEGER NOT NULL DEFAULT -1"), ("settled", "TEXT NOT NULL DEFAULT ''")],
     "messages": [("deleted_on_server", "TEXT NOT NULL DEFAULT ''")],
 }
 
@@ -80,13 +84,15 @@ class FolderRow:
     uidnext: int = 0
     highestmodseq: int = 0
     server_messages: int = -1
+    settled: str = ""
 
 
-_FOLDER_COLUMNS = "user, raw_name, name, delimiter, dirname, uidvalidity, selectable, uidnext, highestmodseq, server_messages"
+_FOLDER_COLUMNS = ("user, raw_name, name, delimiter, dirname, uidvalidity, selectable, uidnext, highestmodseq, "
+                   "server_messages, settled")
 
 
 def _folder_row(r: tuple[Any, ...]) -> FolderRow:
-    return FolderRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+    return FolderRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10])
 
 
 class Index:
@@ -127,7 +133,7 @@ class Index:
     def upsert_folder(self, f: FolderRow) -> None:
         """Names, UIDVALIDITY and selectability; the synced state (UIDNEXT…) only through set_synced."""
         self.db.execute(
-            f"INSERT INTO folders ({_FOLDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,0,0,-1) ON CONFLICT(user, raw_name) DO UPDATE "
+            f"INSERT INTO folders ({_FOLDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,0,0,-1,'') ON CONFLICT(user, raw_name) DO UPDATE "
             "SET name=excluded.name, delimiter=excluded.delimiter, dirname=excluded.dirname, "
             "uidvalidity=excluded.uidvalidity, selectable=excluded.selectable",
             (f.user, f.raw_name, f.name, f.delimiter, f.dirname, f.uidvalidity, int(f.selectable)))
@@ -138,7 +144,14 @@ class Index:
                         (uidnext, highestmodseq, messages, user, raw_name))
 
     def forget_synced(self, user: str) -> None:
-        self.db.execute("UPDATE folders SET uidnext=0, highestmodseq=0, server_messages=-1 WHERE user=?", (user,))
+        self.db.execute("UPDATE folders SET uidnext=0, highestmodseq=0, server_messages=-1, settled='' WHERE user=?",
+                        (user,))
+
+    def set_settled(self, user: str, stamps: list[tuple[bytes, str]]) -> None:
+        """(raw_name, directory stamp) for folders whose files and rows agree now ('' = unknown)."""
+        with self.db:
+            self.db.executemany("UPDATE folders SET settled=? WHERE user=? AND raw_name=?",
+                                [(stamp, user, raw) for raw, stamp in stamps])
 
     def move_folder(self, user: str, raw_name: bytes, old_dirname: str, new_dirname: str, user_prefix: str) -> None:
         """The folder's directory was renamed: its row and every message path follow, in one transaction."""
