@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS folders (
     source_uidvalidity INTEGER NOT NULL,
     target_raw BLOB NOT NULL,
     target_uidvalidity INTEGER NOT NULL,
+    -- The source folder's STATUS (UIDVALIDITY:UIDNEXT:MESSAGES:HIGHESTMODSEQ, and the --since date) as
+    -- listed before the last pass that completed; the same STATUS next time means nothing to do there.
+    -- Cleared when a pass starts, so a killed pass leaves none. '' = scan the folder.
+    source_stamp TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (user, source_raw)
 );
 CREATE TABLE IF NOT EXISTS messages (
@@ -87,6 +91,7 @@ class FolderState:
     source_uidvalidity: int
     target_raw: bytes
     target_uidvalidity: int
+    source_stamp: str = ""
 
 
 def _row(r: Any) -> MapRow:
@@ -103,6 +108,13 @@ class IdentityMap:
         # once per user and run, which covers a power cut (see the module docstring).
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(folders)")}
+        if "source_stamp" not in have:  # a map written before the column existed keeps its rows
+            try:
+                self.db.execute("ALTER TABLE folders ADD COLUMN source_stamp TEXT NOT NULL DEFAULT ''")
+            except sqlite3.OperationalError as exc:  # another worker added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         self.db.close()
@@ -110,14 +122,21 @@ class IdentityMap:
     # --- folders -------------------------------------------------------------------------------
 
     def folder(self, user: str, source_raw: bytes) -> FolderState | None:
-        r = self.db.execute("SELECT user, source_raw, source_uidvalidity, target_raw, target_uidvalidity FROM folders "
-                            "WHERE user=? AND source_raw=?", (user, source_raw)).fetchone()
-        return FolderState(r[0], bytes(r[1]), r[2], bytes(r[3]), r[4]) if r else None
+        r = self.db.execute("SELECT user, source_raw, source_uidvalidity, target_raw, target_uidvalidity, source_stamp "
+                            "FROM folders WHERE user=? AND source_raw=?", (user, source_raw)).fetchone()
+        return FolderState(r[0], bytes(r[1]), r[2], bytes(r[3]), r[4], r[5]) if r else None
 
     def set_folder(self, f: FolderState) -> None:
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
-                            (f.user, f.source_raw, f.source_uidvalidity, f.target_raw, f.target_uidvalidity))
+            self.db.execute("INSERT OR REPLACE INTO folders (user, source_raw, source_uidvalidity, target_raw, "
+                            "target_uidvalidity, source_stamp) VALUES (?,?,?,?,?,?)",
+                            (f.user, f.source_raw, f.source_uidvalidity, f.target_raw, f.target_uidvalidity,
+                             f.source_stamp))
+
+    def set_stamp(self, user: str, source_raw: bytes, stamp: str) -> None:
+        """The pass over this folder that began with the source at `stamp` completed."""
+        with self.db:
+            self.db.execute("UPDATE folders SET source_stamp=? WHERE user=? AND source_raw=?", (stamp, user, source_raw))
 
     # --- messages ------------------------------------------------------------------------------
 
