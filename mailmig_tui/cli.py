@@ -47,6 +47,8 @@ COMMANDS: dict[str, str] = {
     "test": "mailmig_tui.commands.matrix",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
+# Commands that log in somewhere: the credential file (when it is the store) starts unlocking at once.
+NEEDS_CREDENTIALS = {"backup", "verify", "accounts", "copy", "test", "monitor", "golive"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         lang = argv[i + 1] if i + 1 < len(argv) else None
     set_language(_language_for(argv, lang))
     positional = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--lang")]
+    if positional and positional[0] in NEEDS_CREDENTIALS and "-h" not in argv and "--help" not in argv:
+        from mailmig_tui.core.credentials import unlock_in_background
+
+        unlock_in_background()
     try:
         parser = build_parser(positional[0] if positional else None)
     except ModuleNotFoundError as exc:
