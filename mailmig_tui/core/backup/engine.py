@@ -73,6 +73,7 @@ from mailmig_tui.core.runs import (
     UserPlanned,
     UserStarted,
 )
+from mailmig_tui.core.transactions import transaction
 
 INDEX_NAME = "index.sqlite"
 USERS_DIR = "users"
@@ -311,7 +312,7 @@ class _Committer:
                 try:
                     if rows:
                         syncfs(self.dest)  # the files are durable before the index says they exist
-                    with self.index.db:
+                    with transaction(self.index.db):
                         self.index.insert_tuples_nocommit(rows)
                         for after in afters:
                             after(self.index)
@@ -651,7 +652,7 @@ class _UserJob:
             self.client.use_uid = True
         if changes:
             syncfs(self.dest)
-            with self.index.db:
+            with transaction(self.index.db):
                 self.index.rekey(self.user, raw, changes)
         left = [r.uid for rows in pool.values() for r in rows]
         if left:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailmig_tui.core.transactions import transaction
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folders (
     user TEXT NOT NULL,
@@ -149,7 +151,7 @@ class Index:
 
     def set_settled(self, user: str, stamps: list[tuple[bytes, str]]) -> None:
         """(raw_name, directory stamp) for folders whose files and rows agree now ('' = unknown)."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("UPDATE folders SET settled=? WHERE user=? AND raw_name=?",
                                 [(stamp, user, raw) for raw, stamp in stamps])
 
@@ -157,7 +159,7 @@ class Index:
         """The folder's directory was renamed: its row and every message path follow, in one transaction."""
         old_prefix = f"{user_prefix}/{old_dirname}/" if old_dirname else f"{user_prefix}/"
         new_prefix = f"{user_prefix}/{new_dirname}/" if new_dirname else f"{user_prefix}/"
-        with self.db:
+        with transaction(self.db):
             self.db.execute("UPDATE folders SET dirname=? WHERE user=? AND raw_name=?", (new_dirname, user, raw_name))
             self.db.execute("UPDATE messages SET path=? || substr(path, ?) WHERE user=? AND folder=? AND substr(path, 1, ?)=?",
                             (new_prefix, len(old_prefix) + 1, user, raw_name, len(old_prefix), old_prefix))
@@ -192,7 +194,7 @@ class Index:
                              r.message_id, r.sha256, r.path) for r in rows])
 
     def insert_tuples(self, rows: list[tuple[str, bytes, int, int, int, str, str, str, str, str]]) -> None:
-        with self.db:
+        with transaction(self.db):
             self.insert_tuples_nocommit(rows)
 
     def insert_tuples_nocommit(self, rows: list[tuple[str, bytes, int, int, int, str, str, str, str, str]]) -> None:
@@ -201,7 +203,7 @@ class Index:
 
     def mark_deleted(self, user: str, folder: bytes, uidvalidity: int, uids: list[int], when: str) -> None:
         """Messages gone from the server stay archived; the row says since when they are gone."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("UPDATE messages SET deleted_on_server=? WHERE user=? AND folder=? AND uidvalidity=? "
                                 "AND uid=? AND deleted_on_server=''", [(when, user, folder, uidvalidity, u) for u in uids])
 
@@ -219,17 +221,17 @@ class Index:
         self.db.execute("ROLLBACK")
 
     def delete_paths(self, user: str, paths: list[str]) -> None:
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("DELETE FROM messages WHERE user=? AND path=?", [(user, p) for p in paths])
 
     def set_flags(self, changes: list[tuple[str, str, str]]) -> None:
         """(new_flags, new_path, old_path)."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("UPDATE messages SET flags=?, path=? WHERE path=?", changes)
 
     def move_paths(self, changes: list[tuple[str, str]]) -> None:
         """(new_path, old_path): files another tool renamed."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("UPDATE messages SET path=? WHERE path=?", changes)
 
     def rekey(self, user: str, folder: bytes, changes: list[tuple[int, int, str, str]]) -> None:
