@@ -61,15 +61,16 @@ def prepare(folder: Path, now: datetime) -> tuple[Path, datetime]:
     copy_dir = folder / "corp.example.copy"
     copy_dir.mkdir()
     idmap = IdentityMap(copy_dir / IDMAP_NAME)
-    with idmap.db:
-        for i, u in enumerate(users):
-            n, size = MAILBOXES[i]
-            n -= 3 if u.email == bad else 0
-            idmap.db.executemany(
-                "INSERT INTO messages (user, source_raw, source_uidvalidity, source_uid, target_raw, target_uidvalidity, "
-                "target_uid, sha256, size, message_id, flags, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(u.email, b"INBOX", 1, k + 1, b"INBOX", 7, k + 1, f"{k:064x}", size // MAILBOXES[i][0], "", "", "done")
-                 for k in range(n)])
+    idmap.db.execute("BEGIN")  # the map's connection is in autocommit mode: one transaction for the sample
+    for i, u in enumerate(users):
+        n, size = MAILBOXES[i]
+        n -= 3 if u.email == bad else 0
+        idmap.db.executemany(
+            "INSERT INTO messages (user, source_raw, source_uidvalidity, source_uid, target_raw, target_uidvalidity, "
+            "target_uid, sha256, size, message_id, flags, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(u.email, b"INBOX", 1, k + 1, b"INBOX", 7, k + 1, f"{k:064x}", size // MAILBOXES[i][0], "", "", "done")
+             for k in range(n)])
+    idmap.db.execute("COMMIT")
     idmap.close()
     verified = prestage_at + timedelta(hours=5)
     project.sections["copy"] = {
