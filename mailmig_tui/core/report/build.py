@@ -93,6 +93,15 @@ def run_result(run: dict[str, Any], users: int, all_done: str) -> str:
     return f"{WARN} " + _("{ok} of {n} users in the last run").format(ok=ok, n=users)
 
 
+def _where(folder: Path, project_path: Path) -> str:
+    """A folder beside the project as its name there (the report travels with the project), else in full."""
+    base = project_path.absolute().parent
+    try:
+        return _("{path} (beside the project file)").format(path=folder.relative_to(base))
+    except ValueError:
+        return str(folder)
+
+
 def not_run(what: str) -> str:
     return f"{NONE} " + _("not run: {what}").format(what=what)
 
@@ -283,7 +292,7 @@ def _backup(project: Project, project_path: Path, glance: list[list[str]]) -> li
             n=max(len(project.users), _int(check.get("users"))), when=when(check["at"]))
     glance.append([_("Backup"), result if result.startswith(FAIL) else verify])
     blocks.append(Block("kv", rows=[
-        [_("Archive"), str(dest)],
+        [_("Archive"), _where(dest, project_path)],
         [_("Last run"), _("{start} to {end}").format(start=when(run.get("started")), end=when(finished))],
         [_("Result"), result],
         [_("Fetched in the last run"), _("{messages} messages, {size}").format(messages=count(run.get("messages")),
