@@ -19,12 +19,17 @@ The default corpus is the profile of a real company (`--profile company`): 10 us
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
+
+# bench/copy.py is named like the standard library's `copy`, and Python puts this folder first on sys.path:
+# take it off before anything imports `copy` (dataclasses does).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,12 +40,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend  # noqa: E402
-from mailmig_tui.core.model import Endpoint, User  # noqa: E402
-from mailmig_tui.core.project_factory import new_project  # noqa: E402
-from mailmig_tui.core.store import ProjectStore  # noqa: E402
-from mailmig_tui.lab.corpus import bulk_corpus, company_corpus, fill_mailbox  # noqa: E402
-from mailmig_tui.lab.dovecot import DovecotInstance, Lab  # noqa: E402
+from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
+from mailmig_tui.core.model import Endpoint, User
+from mailmig_tui.core.project_factory import new_project
+from mailmig_tui.core.store import ProjectStore
+from mailmig_tui.lab.corpus import bulk_corpus, company_corpus, fill_mailbox
+from mailmig_tui.lab.dovecot import DovecotInstance, Lab
 
 DOMAIN = "bench.example"
 

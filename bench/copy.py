@@ -25,27 +25,27 @@ import sys
 # take it off before anything imports `copy` (dataclasses does).
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-import argparse  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imapclient import IMAPClient  # noqa: E402
+from imapclient import IMAPClient
 
-from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend  # noqa: E402
-from mailmig_tui.core.model import Endpoint, User  # noqa: E402
-from mailmig_tui.core.project_factory import new_project  # noqa: E402
-from mailmig_tui.core.store import ProjectStore  # noqa: E402
-from mailmig_tui.lab.corpus import Message, _with_attachment, bulk_corpus, fill_mailbox  # noqa: E402
-from mailmig_tui.lab.dovecot import DovecotInstance, Lab  # noqa: E402
+from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
+from mailmig_tui.core.model import Endpoint, User
+from mailmig_tui.core.project_factory import new_project
+from mailmig_tui.core.store import ProjectStore
+from mailmig_tui.lab.corpus import Message, _with_attachment, bulk_corpus, fill_mailbox
+from mailmig_tui.lab.dovecot import DovecotInstance, Lab
 
 DOMAIN = "bench.example"
 IMAPSYNC = Path(os.environ.get("IMAPSYNC", ROOT.parent.parent / "shared" / "anchors" / "imapsync" / "imapsync"))

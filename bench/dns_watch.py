@@ -10,10 +10,16 @@ under 2% of one core while watching at the default interval.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# bench/copy.py is named like the standard library's `copy`, and Python puts this folder first on sys.path:
+# take it off before anything imports `copy` (dataclasses does).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 import argparse
 import asyncio
 import statistics
-import sys
 import time
 from pathlib import Path
 

@@ -17,22 +17,22 @@ import sys
 # bench/copy.py is named like the standard library's `copy`, and Python puts this folder first on sys.path.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-import argparse  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailmig_tui.core.facts import derive, derive_one  # noqa: E402
-from mailmig_tui.core.matrix.checks import CHECK_IDS, PASSED, Cell  # noqa: E402
-from mailmig_tui.core.matrix.results import ResultsDb  # noqa: E402
-from mailmig_tui.core.model import User  # noqa: E402
-from mailmig_tui.core.monitor.checks import OK, Health  # noqa: E402
-from mailmig_tui.core.monitor.history import History, history_path  # noqa: E402
-from mailmig_tui.core.phases import Phase  # noqa: E402
-from mailmig_tui.core.project_factory import new_project  # noqa: E402
+from mailmig_tui.core.facts import derive, derive_one
+from mailmig_tui.core.matrix.checks import CHECK_IDS, PASSED, Cell
+from mailmig_tui.core.matrix.results import ResultsDb
+from mailmig_tui.core.model import User
+from mailmig_tui.core.monitor.checks import OK, Health
+from mailmig_tui.core.monitor.history import History, history_path
+from mailmig_tui.core.phases import Phase
+from mailmig_tui.core.project_factory import new_project
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -15,12 +15,17 @@ Prints a table, and what 5,000 users would take at the measured rate.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
+
+# bench/copy.py is named like the standard library's `copy`, and Python puts this folder first on sys.path:
+# take it off before anything imports `copy` (dataclasses does).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -12,11 +12,16 @@
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
+
+# bench/copy.py is named like the standard library's `copy`, and Python puts this folder first on sys.path:
+# take it off before anything imports `copy` (dataclasses does).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,18 +29,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.backup import Result, _count, _run  # noqa: E402
-from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend  # noqa: E402
-from mailmig_tui.core.imap.session import LoginSpec, close_quietly, connect  # noqa: E402
-from mailmig_tui.core.model import Auth, Endpoint, User  # noqa: E402
-from mailmig_tui.core.oauth.command import CommandFetcher  # noqa: E402
-from mailmig_tui.core.oauth.settings import OAuthSettings  # noqa: E402
-from mailmig_tui.core.oauth.tokens import Token, TokenSource  # noqa: E402
-from mailmig_tui.core.project_factory import new_project  # noqa: E402
-from mailmig_tui.core.store import ProjectStore  # noqa: E402
-from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox  # noqa: E402
-from mailmig_tui.lab.dovecot import DovecotInstance  # noqa: E402
-from mailmig_tui.lab.oauth import lab_token, read_key, write_token_command  # noqa: E402
+from bench.backup import Result, _count, _run
+from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
+from mailmig_tui.core.imap.session import LoginSpec, close_quietly, connect
+from mailmig_tui.core.model import Auth, Endpoint, User
+from mailmig_tui.core.oauth.command import CommandFetcher
+from mailmig_tui.core.oauth.settings import OAuthSettings
+from mailmig_tui.core.oauth.tokens import Token, TokenSource
+from mailmig_tui.core.project_factory import new_project
+from mailmig_tui.core.store import ProjectStore
+from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox
+from mailmig_tui.lab.dovecot import DovecotInstance
+from mailmig_tui.lab.oauth import lab_token, read_key, write_token_command
 
 DOMAIN = "bench.example"
 

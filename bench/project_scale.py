@@ -8,11 +8,17 @@ from a key press (tick an item) to the change being saved and shown. Target: ope
 
 from __future__ import annotations
 
+import os
+import sys
+
+# bench/copy.py is named like the standard library's `copy`, and Python puts this folder first on sys.path:
+# take it off before anything imports `copy` (dataclasses does).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 import argparse
 import asyncio
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path

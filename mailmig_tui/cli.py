@@ -3,8 +3,8 @@
 Exit codes (also in the README): 0 success; 1 the work ran but found or left problems (a user failed,
 verify found a difference, DNS not ready); 2 usage error (including a CSV with bad rows, an unknown user in --users,
 no terminal for the TUI, and `mailmig phase` against the phase's facts without --force); 3 project file
-missing, malformed or cannot be written; 4 project locked by another mailmig or changed on disk; 5 credentials unavailable; 70 internal error (a bug: the
-traceback is saved to a file named in the message); 130 interrupted.
+missing, malformed or cannot be written; 4 project locked by another mailmig or changed on disk; 5 credentials
+unavailable; 70 internal error (a bug: the traceback is saved to a file named in the message); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -22,24 +22,35 @@ from mailmig_tui.commands.output import error_line, have_terminal
 from mailmig_tui.core.errors import MailmigError, ProjectFileError, UsageError
 from mailmig_tui.core.i18n import LANGUAGES, _, language_from_environment, set_language
 
-# Each module has register(subparsers); later phases add theirs here.
-COMMAND_MODULES = [
-    "mailmig_tui.commands.project",
-    "mailmig_tui.commands.dns",
-    "mailmig_tui.commands.users",
-    "mailmig_tui.commands.credentials",
-    "mailmig_tui.commands.provider",
-    "mailmig_tui.commands.serve",
-    "mailmig_tui.commands.backup",
-    "mailmig_tui.commands.accounts",
-    "mailmig_tui.commands.copy",
-    "mailmig_tui.commands.lab",
-    "mailmig_tui.commands.notices",
-    "mailmig_tui.commands.golive",
-    "mailmig_tui.commands.handbook",
-    "mailmig_tui.commands.monitor",
-    "mailmig_tui.commands.matrix",
-]
+# Each module has register(subparsers); later phases add theirs here, with the command names it registers
+# (a test checks the names). Only the module of the command being run is imported: a headless command
+# starts without loading every engine (the DNS stack alone takes a third of the start-up otherwise).
+COMMANDS: dict[str, str] = {
+    "new": "mailmig_tui.commands.project",
+    "demo": "mailmig_tui.commands.project",
+    "status": "mailmig_tui.commands.project",
+    "phase": "mailmig_tui.commands.project",
+    "presets": "mailmig_tui.commands.project",
+    "dns": "mailmig_tui.commands.dns",
+    "users": "mailmig_tui.commands.users",
+    "credentials": "mailmig_tui.commands.credentials",
+    "provider": "mailmig_tui.commands.provider",
+    "serve": "mailmig_tui.commands.serve",
+    "backup": "mailmig_tui.commands.backup",
+    "verify": "mailmig_tui.commands.backup",
+    "accounts": "mailmig_tui.commands.accounts",
+    "copy": "mailmig_tui.commands.copy",
+    "lab": "mailmig_tui.commands.lab",
+    "notices": "mailmig_tui.commands.notices",
+    "golive": "mailmig_tui.commands.golive",
+    "handbook": "mailmig_tui.commands.handbook",
+    "monitor": "mailmig_tui.commands.monitor",
+    "test": "mailmig_tui.commands.matrix",
+    "report": "mailmig_tui.commands.report",
+}
+COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
+# Commands that log in somewhere: the credential file (when it is the store) starts unlocking at once.
+NEEDS_CREDENTIALS = {"backup", "verify", "accounts", "copy", "test", "monitor", "golive"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,7 +58,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (given a command name) one with only that command's module loaded."""
     parser = _Parser(
         prog="mailmig",
         description=_("Guide and perform an email-domain migration from an old mail provider to a new one."),
@@ -60,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("open", help=_("open the TUI on a project (the default command)"))
     p.add_argument("project", type=Path, nargs="?")
     p.set_defaults(func=cmd_open)
-    for name in COMMAND_MODULES:
+    for name in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -116,18 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         i = argv.index("--lang")
         lang = argv[i + 1] if i + 1 < len(argv) else None
     set_language(_language_for(argv, lang))
+    positional = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--lang")]
+    if positional and positional[0] in NEEDS_CREDENTIALS and "-h" not in argv and "--help" not in argv:
+        from mailmig_tui.core.credentials import unlock_in_background
+
+        unlock_in_background()
     try:
-        parser = build_parser()
+        parser = build_parser(positional[0] if positional else None)
     except ModuleNotFoundError as exc:
         # An install that lacks one of mailmig's libraries (a venv made before a dependency was added).
         error_line(_("a library mailmig needs is not installed: {name} (reinstall: bash scripts/install.sh, or "
                      "pip install -e . in the checkout)").format(name=exc.name))
         return 70
     # `mailmig FILE` means `mailmig open FILE`.
-    commands = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-                for name in action.choices}
-    positional = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--lang")]
-    if not positional or positional[0] not in commands:
+    if not positional or (positional[0] not in COMMANDS and positional[0] != "open"):
         idx = argv.index(positional[0]) if positional else len(argv)
         argv.insert(idx, "open")
     try:

@@ -250,10 +250,37 @@ def shoot_handbook() -> list[Path]:
     return out
 
 
+def shoot_report() -> list[Path]:
+    """The migration report (HTML) as Chromium renders it, from the sample migration a day after its cutover."""
+    from mailmig_tui.core import clock, report
+    from mailmig_tui.core.store import load_project
+    from tests.samples import report as report_sample
+
+    chromium = shutil.which("chromium")
+    if not chromium:
+        print("chromium not found: report screenshot skipped")
+        return []
+    set_language("en")
+    with tempfile.TemporaryDirectory() as folder:
+        path, generated = report_sample.prepare(Path(folder), clock.now())
+        page = Path(folder) / "report.html"
+        page.write_text(report.render(load_project(path), path, "en", "html", generated), encoding="utf-8")
+        png = OUT / "report.png"
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={folder}/profile", "--hide-scrollbars", "--window-size=1000,2600",
+                        f"--screenshot={png}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    return [png]
+
+
 async def main() -> None:
     # --only PREFIX: shoot just the views whose name starts with PREFIX and keep the other files
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     OUT.mkdir(exist_ok=True)
+    if only == "report":  # just the migration report's page
+        for png in shoot_report():
+            print(png.relative_to(ROOT))
+        return
     if not only:
         for old in OUT.glob("*.*"):
             if old.name not in KEEP:
@@ -273,7 +300,7 @@ async def main() -> None:
         if converter:
             subprocess.run([converter, "-w", "960", str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
         print(svg.relative_to(ROOT))
-    for png in shoot_handbook():
+    for png in shoot_handbook() + shoot_report():
         print(png.relative_to(ROOT))
     if not converter:
         print("rsvg-convert not found (Debian: librsvg2-bin): wrote SVG only")

@@ -29,3 +29,30 @@ def test_headless_commands_do_not_import_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_the_command_table_names_what_each_module_registers() -> None:
+    """cli.COMMANDS lets `mailmig backup` import only the backup module; it must say exactly what each registers."""
+    import argparse
+    import importlib
+
+    from mailmig_tui.cli import COMMAND_MODULES, COMMANDS, _Parser
+
+    for module in COMMAND_MODULES:
+        parser = _Parser(prog="mailmig")
+        sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+        importlib.import_module(module).register(sub)
+        registered = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                      for name in action.choices}
+        assert registered == {name for name, owner in COMMANDS.items() if owner == module}, module
+
+
+def test_a_headless_command_loads_only_its_own_module() -> None:
+    code = (
+        "import sys\n"
+        "from mailmig_tui.cli import build_parser\n"
+        "build_parser('backup')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('mailmig_tui.commands.'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "mailmig_tui.commands.backup,mailmig_tui.commands.output"

@@ -319,3 +319,64 @@ def test_pause_cancel_and_resume(lab: Any, tmp_path: Path) -> None:
     assert again.users_ok == 2
     for u in users:
         _assert_complete(dest, inst, u)
+
+
+def _age_archive(dest: Path) -> None:
+    """As if the archive had been left alone for a while: every Maildir directory's times an hour back."""
+    old = os.stat(dest).st_mtime - 3600
+    for sub in dest.rglob("*"):
+        if sub.is_dir() and sub.name in ("cur", "new", "tmp"):
+            os.utime(sub, (old, old))
+
+
+def test_a_re_run_lists_no_unchanged_archive_folder_but_sees_any_change_in_one(lab: Any, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = lab.lab.old
+    user = "u1@corp.example"
+    project = make_project(tmp_path, inst, {user: lab.old_users[user]})
+    dest = tmp_path / "archive"
+    assert _engine(tmp_path, project, dest).run().users_ok == 1
+    _age_archive(dest)
+    assert _engine(tmp_path, project, dest).run().messages == 0
+    selectable = _index(dest).execute("SELECT count(*), sum(settled != '') FROM folders WHERE user=? AND selectable=1",
+                                      (user,)).fetchone()
+    assert selectable[0] >= 3 and selectable[0] == selectable[1], "every folder stamped once its files settled"
+
+    from mailmig_tui.core.backup import engine as engine_mod
+
+    listed: list[bytes] = []
+    real = engine_mod._UserJob._reconcile
+
+    def counting(self: Any, raw: bytes, folder: Any) -> bool:
+        listed.append(raw)
+        return bool(real(self, raw, folder))
+
+    monkeypatch.setattr(engine_mod._UserJob, "_reconcile", counting)
+    assert _engine(tmp_path, project, dest).run().messages == 0
+    assert listed == [], "a folder nothing touched is not listed again"
+
+    # A file deleted by hand: its folder's directory changed, so it is listed and the message fetched again.
+    path, folder = _index(dest).execute("SELECT path, folder FROM messages WHERE user=? ORDER BY uid LIMIT 1",
+                                        (user,)).fetchone()
+    (dest / path).unlink()
+    assert _engine(tmp_path, project, dest).run().messages == 1
+    assert listed == [bytes(folder)]
+    # A file another tool renamed (mutt marking it replied): the row follows it.
+    _age_archive(dest)
+    assert _engine(tmp_path, project, dest).run().messages == 0  # (ageing changed the stamps: listed once)
+    listed.clear()
+    (path,) = _index(dest).execute("SELECT path FROM messages WHERE user=? ORDER BY uid LIMIT 1", (user,)).fetchone()
+    renamed = path.split(":2,")[0] + ":2,RS"
+    os.rename(dest / path, dest / renamed)
+    assert _engine(tmp_path, project, dest).run().messages == 0
+    assert listed == [bytes(folder)]
+    assert _index(dest).execute("SELECT count(*) FROM messages WHERE path=?", (renamed,)).fetchone() == (1,)
+    # What a killed run leaves in tmp/ is cleared.
+    (path,) = _index(dest).execute("SELECT path FROM messages WHERE user=? ORDER BY uid LIMIT 1", (user,)).fetchone()
+    _age_archive(dest)
+    assert _engine(tmp_path, project, dest).run().messages == 0
+    leftover = dest / Path(path).parent.parent / "tmp" / "incoming.1.2.3"
+    leftover.write_bytes(b"half a message")
+    assert _engine(tmp_path, project, dest).run().messages == 0
+    assert not leftover.exists()
+    _assert_complete(dest, inst, user)

@@ -63,3 +63,27 @@ def test_tampered_file_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(CredentialError):
         EncryptedFileBackend(path, "pw")
+
+
+def test_the_key_is_the_rfc7914_scrypt_files_were_written_with() -> None:
+    """hashlib's scrypt (which lets other threads run) derives what cryptography's did: older files open."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    backend = EncryptedFileBackend(Path("/nonexistent/creds.enc"), "correct horse")
+    salt = b"0123456789abcdef"
+    want = Scrypt(salt=salt, length=32, n=credentials.SCRYPT_N, r=credentials.SCRYPT_R, p=credentials.SCRYPT_P)
+    assert backend._derive(salt) == want.derive(b"correct horse")
+
+
+def test_unlocking_in_the_background_serves_the_right_passphrase_and_refuses_a_wrong_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILMIG_PASSPHRASE", "correct horse")
+    open_credentials().set("corp.example", "old", "alice@corp.example", "secret-1")
+    credentials.forget_session()
+    credentials.unlock_in_background()
+    assert open_credentials().get("corp.example", "old", "alice@corp.example") == "secret-1"
+    credentials.forget_session()
+    monkeypatch.setenv("MAILMIG_PASSPHRASE", "wrong horse")
+    credentials.unlock_in_background()
+    with pytest.raises(CredentialError, match="wrong passphrase"):
+        open_credentials()

@@ -20,6 +20,7 @@ from pathlib import Path
 from mailmig_tui.commands.output import Reporter, error_line
 from mailmig_tui.core.dns.audit import FAIL, PASS, AuditReport, audit
 from mailmig_tui.core.dns.config import DnsConfig, Server, parse_address, parse_resolver_arg
+from mailmig_tui.core.dns.history import WatchHistory, watch_history_path
 from mailmig_tui.core.dns.lastwatch import WatchRecorder
 from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.records import ERROR, MIXED, NEGATIVE, NEW, OLD, zone_snippet
@@ -216,7 +217,8 @@ def render_snapshot(snap: Snapshot) -> str:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     project, config = load_config(args.project, args)
-    watcher = make_watcher(project, config)
+    history = WatchHistory(watch_history_path(args.project))  # what each server answered, for the report
+    watcher = make_watcher(project, config, history=history)
     watcher.ignore_unreachable = args.ignore_unreachable
     out = Reporter(args.json)
     if not watcher.mx:
@@ -263,5 +265,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(loop())
     finally:
+        history.close()
+        if history.problem:
+            error_line(_("the watch history was not saved: {problem}").format(problem=history.problem))
         recorder.end(watcher.clock())
         record()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -29,6 +30,7 @@ SIDES = ("old", "new")
 FILE_MAGIC = "mailmig-credentials"
 # scrypt cost: ~0.1 s and 32 MiB once per session; slows guessing without annoying the admin.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+SCRYPT_MAXMEM = 2 * 128 * SCRYPT_R * SCRYPT_N  # what it needs (32 MiB), twice over
 
 # (new_file) -> passphrase; new_file is True when the file does not exist yet (ask twice to confirm).
 PassphrasePrompt = Callable[[bool], str]
@@ -105,9 +107,10 @@ class EncryptedFileBackend:
             self._read()  # fail now, with a clear message, if the passphrase is wrong
 
     def _derive(self, salt: bytes) -> bytes:
-        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
-        return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(self._passphrase.encode())
+        # hashlib's scrypt (OpenSSL's, the same RFC 7914 function as cryptography's) lets go of the interpreter
+        # lock while it works, so an unlock started in the background overlaps the rest of start-up.
+        return hashlib.scrypt(self._passphrase.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+                              maxmem=SCRYPT_MAXMEM, dklen=32)
 
     def _read(self) -> dict[str, dict[str, str]]:
         from cryptography.exceptions import InvalidTag
@@ -210,8 +213,13 @@ class EncryptedFileBackend:
                 self._write(data)
 
 
+_UNUSABLE_BY_NAME = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
+
+
 def keyring_is_usable() -> tuple[bool, object | None]:
     """The keyring backend keyring chose, and whether it can store anything (fail/null backends cannot)."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND", "").strip() in _UNUSABLE_BY_NAME:
+        return False, None  # keyring obeys this variable before anything else: no need to load it (30 ms)
     try:
         import keyring
         from keyring.backends import chainer, fail
@@ -301,6 +309,37 @@ class Credentials:
 
 _session: dict[str, Credentials] = {}
 _session_lock = threading.Lock()
+_unlocking: dict[str, threading.Thread] = {}
+
+
+def unlock_in_background() -> None:
+    """Start unlocking the encrypted credential file now, in a thread, for a command that will need it:
+    only when that is sure to be the store (PYTHON_KEYRING_BACKEND names the fail/null backend), the
+    passphrase is in MAILMIG_PASSPHRASE and the file exists. scrypt's ~0.1 s then runs beside the
+    command's imports and set-up; `open_credentials` waits for it. A failure (wrong passphrase, bad file)
+    is left for `open_credentials` to report in the caller's thread."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND", "").strip() not in _UNUSABLE_BY_NAME:
+        return
+    phrase = os.environ.get("MAILMIG_PASSPHRASE", "")
+    path = default_file_path()
+    if not phrase or not path.is_file():
+        return
+    key = str(path)
+
+    def work() -> None:
+        try:
+            creds = Credentials(EncryptedFileBackend(path, phrase))
+        except Exception:
+            return
+        with _session_lock:
+            _session.setdefault(key, creds)
+
+    thread = threading.Thread(target=work, name="credentials-unlock", daemon=True)
+    with _session_lock:
+        if key in _session or key in _unlocking:
+            return
+        _unlocking[key] = thread
+    thread.start()
 
 
 def open_credentials(prompt: PassphrasePrompt | None = None, file_path: Path | None = None) -> Credentials:
@@ -310,6 +349,10 @@ def open_credentials(prompt: PassphrasePrompt | None = None, file_path: Path | N
         return Credentials(KeyringBackend(backend))
     path = file_path or default_file_path()
     key = str(path)
+    with _session_lock:
+        unlocking = _unlocking.pop(key, None)
+    if unlocking is not None:
+        unlocking.join()
     with _session_lock:
         if key in _session:
             return _session[key]

@@ -205,6 +205,35 @@ class MailmigApp(App[Any]):
             return
         self.notify(_("Wrote {file}").format(file=target), title=_("Status report"))
 
+    def action_export_report(self) -> None:
+        """The migration report (HTML and Markdown) beside the project: read from local files only, in a
+        thread worker so a large archive index never holds up the screen."""
+        import copy
+        from functools import partial
+
+        # A copy taken here: the worker reads it while the screen may go on changing the project.
+        project = copy.deepcopy(self.store.project)
+        self.run_worker(partial(self._write_report, project, self.store.path, current_language()),
+                        name=_("Migration report"), group="report", thread=True, exclusive=True, exit_on_error=False)
+
+    def _write_report(self, project: Project, path: Path, language: str) -> None:
+        from mailmig_tui.commands.handbook import write_text_atomically
+        from mailmig_tui.core import report
+
+        written = []
+        try:
+            for fmt in ("html", "md"):
+                target = report.default_out(path, fmt)
+                write_text_atomically(target, report.render(project, path, language, fmt))
+                written.append(target)
+        except OSError as exc:
+            self.call_from_thread(self.notify, _("Cannot write {file}: {error}").format(
+                file=report.default_out(path, "html").parent, error=exc.strerror or exc), title=_("Not exported"),
+                severity="error", timeout=10)
+            return
+        self.call_from_thread(self.notify, "\n".join(str(p) for p in written), title=_("Migration report written"),
+                              timeout=10)
+
     def action_set_language(self, code: str) -> None:
         if code == current_language():
             return

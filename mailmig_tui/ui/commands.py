@@ -30,6 +30,8 @@ class MigrationCommands(Provider):
                       app.action_export_notices))
         items.append((_("Export status report (.txt)"), _("the dashboard as plain text next to the project file"),
                       app.action_export_status))
+        items.append((_("Export migration report"), _("the whole migration for the change ticket (HTML and Markdown) "
+                                                      "next to the project file"), app.action_export_report))
         for code, name in LANGUAGES.items():
             items.append((_("Language: {name}").format(name=name), _("switch the interface language (saved in the project)"),
                           partial(app.action_set_language, code)))

@@ -434,3 +434,51 @@ def test_new_server_restarted_mid_copy_is_retried_without_duplicates(copylab: An
     assert restarted and summary.users_ok == 1, summary.errors
     assert any(isinstance(e, Retrying) for e in events)
     assert hashes(mailbox(inst, login)) == copylab.corpus_hashes(user)
+
+
+def test_a_rerun_selects_no_unchanged_folder_but_follows_every_change(copylab: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged folder costs nothing on a re-run (its STATUS from the listing equals the one before the
+    last complete pass); new mail, a flag change or an expunge on the source is still copied across."""
+    from mailmig_tui.core.copy import sources
+
+    user = "cp-flags@corp.example"
+    project, login, inst = _setup(copylab, tmp_path, user)
+    assert engine(tmp_path, project).run().users_ok == 1
+    opened: list[bytes] = []
+    real = sources.OldServerSource.open_folder
+
+    def counting(self: Any, folder: Any) -> tuple[int, int]:
+        opened.append(folder.raw)
+        return real(self, folder)
+
+    monkeypatch.setattr(sources.OldServerSource, "open_folder", counting)
+    events: list[Any] = []
+    assert engine(tmp_path, project, events).run().messages == 0
+    assert opened == [], "no source folder selected when nothing changed"
+    assert sum(e.already for e in events if isinstance(e, FolderCopied)) == sum(
+        len(v) for v in by_folder(mailbox(copylab.old, user)).values())
+    old = copylab.old
+    with IMAPClient("127.0.0.1", old.imap_port, ssl=False) as c:
+        c.login(user, old.users[user])
+        c.select_folder("INBOX")
+        uids = c.search("ALL")
+        c.add_flags(uids[:2], [b"$Rerun"])
+        c.append("INBOX", b"From: a@corp.example\r\nSubject: arrived after the copy\r\n\r\nbody\r\n", [b"\\Seen"])
+    try:
+        events = []
+        assert engine(tmp_path, project, events).run().messages == 1
+        assert set(opened) == {b"INBOX"}, "only the folder that changed is selected"
+        assert sum(e.flags_updated for e in events if isinstance(e, FolderCopied)) == 2
+        assert by_folder(mailbox(old, user))["INBOX"] == by_folder(mailbox(inst, login))["INBOX"]
+        opened.clear()
+        assert engine(tmp_path, project).run().messages == 0
+        assert opened == []
+    finally:
+        with IMAPClient("127.0.0.1", old.imap_port, ssl=False) as c:
+            c.login(user, old.users[user])
+            c.select_folder("INBOX")
+            c.remove_flags(uids[:2], [b"$Rerun"])
+            new = [u for u in c.search("ALL") if u not in uids]
+            c.delete_messages(new)
+            c.expunge()

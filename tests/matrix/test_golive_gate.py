@@ -201,3 +201,16 @@ async def test_gate_tab_checks_in_a_worker_and_records_an_override(gate_project:
     assert project.phases[Phase.GO_LIVE] == PhaseStatus.DONE
     assert project.sections["golive"]["overrides"][-1]["reason"] == "the board decided"
     app.store.close()
+
+
+@pytest.mark.parametrize("record", [{"passed": "false"}, {"passed": "true"}, {"passed": 1},
+                                    {"passed": True, "failing": ["MX still old"]}, "passed"])
+def test_a_hand_edited_gate_record_is_never_read_as_passed(record: object) -> None:
+    from mailmig_tui.core.golive.gate import gate_passed, last_check_line
+    from mailmig_tui.core.project_factory import new_project
+
+    project = new_project("corp.example", "generic-imap", "generic-imap")
+    project.sections["golive"] = {"last_check": record}
+    passed, failing = gate_passed(project)
+    assert not passed and (failing or not isinstance(record, dict))
+    assert "✓" not in (last_check_line(project) or "")

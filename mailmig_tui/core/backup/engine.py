@@ -73,6 +73,7 @@ from mailmig_tui.core.runs import (
     UserPlanned,
     UserStarted,
 )
+from mailmig_tui.core.transactions import transaction
 
 INDEX_NAME = "index.sqlite"
 USERS_DIR = "users"
@@ -311,7 +312,7 @@ class _Committer:
                 try:
                     if rows:
                         syncfs(self.dest)  # the files are durable before the index says they exist
-                    with self.index.db:
+                    with transaction(self.index.db):
                         self.index.insert_tuples_nocommit(rows)
                         for after in afters:
                             after(self.index)
@@ -347,6 +348,7 @@ class _UserJob:
         self.submitted = 0
         self.pending = threading.Semaphore(_Committer.MAX_PENDING)
         self._reconciled: set[bytes] = set()
+        self._touched: dict[bytes, str] = {}  # raw name -> dirname: folders this run listed or wrote
         self._dirty = False
         self._folders: dict[str, MaildirFolder] = {}
         self._tmp_counter = 0
@@ -409,6 +411,7 @@ class _UserJob:
                     plans.pop(0)
                 self._flush()
                 self._write_manifest()
+                self._settle()
                 return
             except RETRYABLE as exc:
                 self._drop_client()
@@ -561,7 +564,25 @@ class _UserJob:
         if raw in self._reconciled:
             return False
         self._reconciled.add(raw)
+        self._touched[raw] = dirname
+        row = self.index.folder(self.user, raw)
+        if row is not None and row.settled and row.dirname == dirname and row.settled == _dir_stamp(self.root, dirname):
+            return False  # nothing touched its files since the index last agreed with them
         return self._reconcile(raw, self._maildir(dirname))
+
+    def _settle(self) -> None:
+        """The run is done with this user and every file is committed: stamp the folders it listed or wrote,
+        so the next run skips listing directories that nothing changed since. A directory changed within the
+        file system's timestamp granularity of now is left unstamped (a change in the same tick would not
+        show), and so is any that cannot be read."""
+        now = time.time_ns()
+        stamps = []
+        for raw, dirname in self._touched.items():
+            stamp = _dir_stamp(self.root, dirname)
+            newest = max((int(x) for x in stamp.split(":")[:3]), default=now) if stamp else now
+            stamps.append((raw, stamp if now - newest > _SETTLE_NS else ""))
+        if stamps:
+            self.index.set_settled(self.user, stamps)
 
     def _reconcile(self, raw: bytes, folder: MaildirFolder) -> bool:
         """Undo whatever a killed run left half done in this folder (see the module docstring): local work
@@ -631,7 +652,7 @@ class _UserJob:
             self.client.use_uid = True
         if changes:
             syncfs(self.dest)
-            with self.index.db:
+            with transaction(self.index.db):
                 self.index.rekey(self.user, raw, changes)
         left = [r.uid for rows in pool.values() for r in rows]
         if left:
@@ -755,6 +776,19 @@ class _UserJob:
         tmp = self.root / (MANIFEST_NAME + ".tmp")
         tmp.write_text(json.dumps({"user": self.user, "folders": folders}, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, self.root / MANIFEST_NAME)
+
+
+_SETTLE_NS = 50_000_000  # 50 ms: well over the kernel's timestamp tick (1-10 ms)
+
+
+def _dir_stamp(root: Path, dirname: str) -> str:
+    """cur/new/tmp mtimes (ns) and cur's inode: any file created, renamed or removed there changes it."""
+    base = os.path.join(str(root), dirname) if dirname else str(root)
+    try:
+        cur, new, tmp = (os.stat(os.path.join(base, sub)) for sub in ("cur", "new", "tmp"))
+    except OSError:
+        return ""
+    return f"{cur.st_mtime_ns}:{new.st_mtime_ns}:{tmp.st_mtime_ns}:{cur.st_ino}"
 
 
 def _unchanged(row: FolderRow, st: FolderStatus) -> bool:

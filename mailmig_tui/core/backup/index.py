@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailmig_tui.core.transactions import transaction
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folders (
     user TEXT NOT NULL,
@@ -26,6 +28,10 @@ CREATE TABLE IF NOT EXISTS folders (
     uidnext INTEGER NOT NULL DEFAULT 0,
     highestmodseq INTEGER NOT NULL DEFAULT 0,
     server_messages INTEGER NOT NULL DEFAULT -1,
+    -- The folder directory's cur/new/tmp modification times (and cur's inode) when the index last agreed
+    -- with it, after a run's last write there: the same stamp on the next run means nothing touched the
+    -- files since (no killed run, no other tool), so the directory need not be listed again. '' = list it.
+    settled TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (user, raw_name)
 );
 CREATE TABLE IF NOT EXISTS messages (
@@ -48,7 +54,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Columns added after the first release: an older archive gets them on open (ALTER TABLE keeps its rows).
 ADDED_COLUMNS = {
     "folders": [("uidnext", "INTEGER NOT NULL DEFAULT 0"), ("highestmodseq", "INTEGER NOT NULL DEFAULT 0"),
-                ("server_messages", "INTEGER NOT NULL DEFAULT -1")],
+                ("server_messages", "INTEGER NOT NULL DEFAULT -1"), ("settled", "TEXT NOT NULL DEFAULT ''")],
     "messages": [("deleted_on_server", "TEXT NOT NULL DEFAULT ''")],
 }
 
@@ -80,13 +86,15 @@ class FolderRow:
     uidnext: int = 0
     highestmodseq: int = 0
     server_messages: int = -1
+    settled: str = ""
 
 
-_FOLDER_COLUMNS = "user, raw_name, name, delimiter, dirname, uidvalidity, selectable, uidnext, highestmodseq, server_messages"
+_FOLDER_COLUMNS = ("user, raw_name, name, delimiter, dirname, uidvalidity, selectable, uidnext, highestmodseq, "
+                   "server_messages, settled")
 
 
 def _folder_row(r: tuple[Any, ...]) -> FolderRow:
-    return FolderRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+    return FolderRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10])
 
 
 class Index:
@@ -127,7 +135,7 @@ class Index:
     def upsert_folder(self, f: FolderRow) -> None:
         """Names, UIDVALIDITY and selectability; the synced state (UIDNEXT…) only through set_synced."""
         self.db.execute(
-            f"INSERT INTO folders ({_FOLDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,0,0,-1) ON CONFLICT(user, raw_name) DO UPDATE "
+            f"INSERT INTO folders ({_FOLDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,0,0,-1,'') ON CONFLICT(user, raw_name) DO UPDATE "
             "SET name=excluded.name, delimiter=excluded.delimiter, dirname=excluded.dirname, "
             "uidvalidity=excluded.uidvalidity, selectable=excluded.selectable",
             (f.user, f.raw_name, f.name, f.delimiter, f.dirname, f.uidvalidity, int(f.selectable)))
@@ -138,13 +146,20 @@ class Index:
                         (uidnext, highestmodseq, messages, user, raw_name))
 
     def forget_synced(self, user: str) -> None:
-        self.db.execute("UPDATE folders SET uidnext=0, highestmodseq=0, server_messages=-1 WHERE user=?", (user,))
+        self.db.execute("UPDATE folders SET uidnext=0, highestmodseq=0, server_messages=-1, settled='' WHERE user=?",
+                        (user,))
+
+    def set_settled(self, user: str, stamps: list[tuple[bytes, str]]) -> None:
+        """(raw_name, directory stamp) for folders whose files and rows agree now ('' = unknown)."""
+        with transaction(self.db):
+            self.db.executemany("UPDATE folders SET settled=? WHERE user=? AND raw_name=?",
+                                [(stamp, user, raw) for raw, stamp in stamps])
 
     def move_folder(self, user: str, raw_name: bytes, old_dirname: str, new_dirname: str, user_prefix: str) -> None:
         """The folder's directory was renamed: its row and every message path follow, in one transaction."""
         old_prefix = f"{user_prefix}/{old_dirname}/" if old_dirname else f"{user_prefix}/"
         new_prefix = f"{user_prefix}/{new_dirname}/" if new_dirname else f"{user_prefix}/"
-        with self.db:
+        with transaction(self.db):
             self.db.execute("UPDATE folders SET dirname=? WHERE user=? AND raw_name=?", (new_dirname, user, raw_name))
             self.db.execute("UPDATE messages SET path=? || substr(path, ?) WHERE user=? AND folder=? AND substr(path, 1, ?)=?",
                             (new_prefix, len(old_prefix) + 1, user, raw_name, len(old_prefix), old_prefix))
@@ -179,7 +194,7 @@ class Index:
                              r.message_id, r.sha256, r.path) for r in rows])
 
     def insert_tuples(self, rows: list[tuple[str, bytes, int, int, int, str, str, str, str, str]]) -> None:
-        with self.db:
+        with transaction(self.db):
             self.insert_tuples_nocommit(rows)
 
     def insert_tuples_nocommit(self, rows: list[tuple[str, bytes, int, int, int, str, str, str, str, str]]) -> None:
@@ -188,7 +203,7 @@ class Index:
 
     def mark_deleted(self, user: str, folder: bytes, uidvalidity: int, uids: list[int], when: str) -> None:
         """Messages gone from the server stay archived; the row says since when they are gone."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("UPDATE messages SET deleted_on_server=? WHERE user=? AND folder=? AND uidvalidity=? "
                                 "AND uid=? AND deleted_on_server=''", [(when, user, folder, uidvalidity, u) for u in uids])
 
@@ -206,17 +221,17 @@ class Index:
         self.db.execute("ROLLBACK")
 
     def delete_paths(self, user: str, paths: list[str]) -> None:
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("DELETE FROM messages WHERE user=? AND path=?", [(user, p) for p in paths])
 
     def set_flags(self, changes: list[tuple[str, str, str]]) -> None:
         """(new_flags, new_path, old_path)."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("UPDATE messages SET flags=?, path=? WHERE path=?", changes)
 
     def move_paths(self, changes: list[tuple[str, str]]) -> None:
         """(new_path, old_path): files another tool renamed."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("UPDATE messages SET path=? WHERE path=?", changes)
 
     def rekey(self, user: str, folder: bytes, changes: list[tuple[int, int, str, str]]) -> None:

@@ -43,6 +43,8 @@ def verify_record(results: list[UserCheck], at: datetime) -> dict[str, Any]:
     return {
         "at": at, "users": len(results), "users_ok": len(results) - len(bad),
         "differences": [f"{r.user}: {r.error or (r.details[0] if r.details else '')}" for r in bad][:50],
+        # Each user's verdict (ok / different / error), so a report can say per user what this verify found.
+        "results": {r.user: "ok" if r.ok else ("error" if r.error else "different") for r in results},
     }
 
 

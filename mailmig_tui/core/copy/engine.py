@@ -67,6 +67,7 @@ from mailmig_tui.core.errors import MailmigError
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.imap.append import AppendFailed, Capabilities, Outgoing, append_messages, valid_flag
 from mailmig_tui.core.imap.fetch import FetchFailed, Meta, stream_fetch, uid_set
+from mailmig_tui.core.imap.listing import FolderStatus, list_status
 from mailmig_tui.core.imap.logins import side_login_specs
 from mailmig_tui.core.imap.session import TRANSIENT_ERRORS, FatalUserError, LoginSpec, close_quietly, connect
 from mailmig_tui.core.model import Project, User
@@ -168,12 +169,11 @@ def list_target(client: IMAPClient) -> TargetInfo:
     prefix, ns_sep = personal_prefix(client)
     folders = []
     separator = ns_sep
-    for flags, delim, raw in client.list_folders():
-        raw_b = raw if isinstance(raw, bytes) else str(raw).encode()
-        if delim and not separator:
-            separator = delim.decode() if isinstance(delim, bytes) else str(delim)
-        lowered = frozenset((f.decode() if isinstance(f, bytes) else str(f)).lower() for f in flags)
-        folders.append(TargetFolder(raw_b, decode_name(raw_b), lowered))
+    for st in list_status(client):
+        if st.delimiter and not separator:
+            separator = st.delimiter
+        lowered = frozenset(f.decode("utf-8", "replace").lower() for f in st.flags)
+        folders.append(TargetFolder(st.raw, decode_name(st.raw), lowered, st.uidvalidity))
     return TargetInfo(separator or "/", prefix, tuple(folders))
 
 
@@ -310,6 +310,7 @@ class _UserJob:
         self.done_folders: set[bytes] = set()
         self._scanned: dict[bytes, tuple[int, list[SourceMsg]]] = {}  # from _announce, used once by _folder
         self._unchanged: set[bytes] = set()  # folders _announce found with nothing to do on either side
+        self._quick: dict[bytes, int] = {}  # of those, the ones the listing's STATUS alone cleared: messages
         self._target_info: TargetInfo | None = None  # the target's folder list, read while logging in
 
     # --- connections ---------------------------------------------------------------------------
@@ -425,8 +426,24 @@ class _UserJob:
         folders = messages = size = 0
         writing: list[FolderMapping] = []
         unchanged: list[tuple[FolderMapping, int]] = []
+        statuses = self.source.statuses if isinstance(self.source, OldServerSource) else {}
+        target_uidv = {f.raw: f.uidvalidity for f in (self._target_info.folders if self._target_info else ())}
         for mapping in plan:
             if mapping.action != "copy":
+                continue
+            st = statuses.get(mapping.source_raw)
+            stamp = self._stamp(st)
+            state = self.idmap.folder(self.user, mapping.source_raw)
+            if (st is not None and stamp and state is not None and state.source_stamp == stamp and mapping.exists
+                    and state.target_raw == mapping.target_raw
+                    and target_uidv.get(mapping.target_raw) == state.target_uidvalidity
+                    and self.idmap.inflight(self.user, mapping.target_raw) is None):
+                # The source folder's STATUS is what it was before the last complete pass (no new, gone or
+                # re-flagged message: HIGHESTMODSEQ), the target folder is the one written then: nothing
+                # to do, known without selecting either folder.
+                self._unchanged.add(mapping.source_raw)
+                self._quick[mapping.source_raw] = st.messages
+                folders += 1
                 continue
             folder = _source_folder(mapping)
             uidvalidity, exists = self.source.open_folder(folder)
@@ -452,10 +469,20 @@ class _UserJob:
         # UIDVALIDITY, a STATUS away): the folder is skipped without selecting it on either side again.
         assert self.target is not None
         for mapping, t_uidv in unchanged:
-            st = self.target.folder_status(mapping.target_raw, [b"UIDVALIDITY"])
-            if int(st[b"UIDVALIDITY"]) == t_uidv and self.idmap.inflight(self.user, mapping.target_raw) is None:
+            listed = target_uidv.get(mapping.target_raw, 0)
+            if not listed:
+                listed = int(self.target.folder_status(mapping.target_raw, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
+            if listed == t_uidv and self.idmap.inflight(self.user, mapping.target_raw) is None:
                 self._unchanged.add(mapping.source_raw)
         self.engine.emit(UserPlanned(self.user, folders, messages, size))
+
+    def _stamp(self, st: FolderStatus | None) -> str:
+        """What a source folder's STATUS must equal for the last complete pass to still cover it ('' when
+        STATUS cannot tell: no CONDSTORE, so a flag change would not show)."""
+        if st is None or st.highestmodseq <= 0 or st.uidvalidity <= 0 or st.messages < 0:
+            return ""
+        since = self.opt.since.isoformat() if self.opt.since else ""
+        return f"{st.uidvalidity}:{st.uidnext}:{st.messages}:{st.highestmodseq}:{since}"
 
     def _mark_inflight(self, mappings: list[FolderMapping]) -> None:
         """Before the first APPEND of this run: each target folder's UIDNEXT, durably (see idmap.py)."""
@@ -480,11 +507,14 @@ class _UserJob:
     def _folder(self, mapping: FolderMapping) -> None:
         assert self.source is not None and self.target is not None
         if mapping.source_raw in self._unchanged:
-            n = len(self._scanned.pop(mapping.source_raw, (0, []))[1])
+            n = self._quick.get(mapping.source_raw, -1)
+            if n < 0:
+                n = len(self._scanned.pop(mapping.source_raw, (0, []))[1])
             self.engine.emit(FolderStarted(self.user, mapping.source_name, 0, 0, n))
             self.engine.emit(FolderCopied(self.user, mapping.source_name, mapping.target_name, 0, n, 0, 0, 0))
             return
         source_folder = _source_folder(mapping)
+        problems_before = len(self.problems)
         s_uidv, exists = self.source.open_folder(source_folder)
         scanned = self._scanned.pop(mapping.source_raw, None)
         metas = scanned[1] if scanned and scanned[0] == s_uidv else self._since(self.source.metadata(exists))
@@ -524,6 +554,10 @@ class _UserJob:
             copied, rekeyed, adopted = self._pipeline(mapping, s_uidv, t_uidv, todo, pool, orphans, permanent)
             recovered += adopted
             self.idmap.clear_inflight(self.user, mapping.target_raw)
+            stamp = self._stamp(self.source.statuses.get(mapping.source_raw)
+                                if isinstance(self.source, OldServerSource) else None)
+            if stamp and len(self.problems) == problems_before:
+                self.idmap.set_stamp(self.user, mapping.source_raw, stamp)
         self.engine.emit(FolderCopied(self.user, mapping.source_name, mapping.target_name, copied, already, rekeyed,
                                       flags_updated, recovered))
 

@@ -86,6 +86,7 @@ class TargetFolder:
     raw: bytes
     name: str
     flags: frozenset[str] = frozenset()
+    uidvalidity: int = 0  # from the listing's STATUS (0: not known)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailmig_tui.core.transactions import transaction
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folders (
     user TEXT NOT NULL,
@@ -31,6 +33,10 @@ CREATE TABLE IF NOT EXISTS folders (
     source_uidvalidity INTEGER NOT NULL,
     target_raw BLOB NOT NULL,
     target_uidvalidity INTEGER NOT NULL,
+    -- The source folder's STATUS (UIDVALIDITY:UIDNEXT:MESSAGES:HIGHESTMODSEQ, and the --since date) as
+    -- listed before the last pass that completed; the same STATUS next time means nothing to do there.
+    -- Cleared when a pass starts, so a killed pass leaves none. '' = scan the folder.
+    source_stamp TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (user, source_raw)
 );
 CREATE TABLE IF NOT EXISTS messages (
@@ -87,6 +93,7 @@ class FolderState:
     source_uidvalidity: int
     target_raw: bytes
     target_uidvalidity: int
+    source_stamp: str = ""
 
 
 def _row(r: Any) -> MapRow:
@@ -103,6 +110,13 @@ class IdentityMap:
         # once per user and run, which covers a power cut (see the module docstring).
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(folders)")}
+        if "source_stamp" not in have:  # a map written before the column existed keeps its rows
+            try:
+                self.db.execute("ALTER TABLE folders ADD COLUMN source_stamp TEXT NOT NULL DEFAULT ''")
+            except sqlite3.OperationalError as exc:  # another worker added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         self.db.close()
@@ -110,14 +124,21 @@ class IdentityMap:
     # --- folders -------------------------------------------------------------------------------
 
     def folder(self, user: str, source_raw: bytes) -> FolderState | None:
-        r = self.db.execute("SELECT user, source_raw, source_uidvalidity, target_raw, target_uidvalidity FROM folders "
-                            "WHERE user=? AND source_raw=?", (user, source_raw)).fetchone()
-        return FolderState(r[0], bytes(r[1]), r[2], bytes(r[3]), r[4]) if r else None
+        r = self.db.execute("SELECT user, source_raw, source_uidvalidity, target_raw, target_uidvalidity, source_stamp "
+                            "FROM folders WHERE user=? AND source_raw=?", (user, source_raw)).fetchone()
+        return FolderState(r[0], bytes(r[1]), r[2], bytes(r[3]), r[4], r[5]) if r else None
 
     def set_folder(self, f: FolderState) -> None:
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
-                            (f.user, f.source_raw, f.source_uidvalidity, f.target_raw, f.target_uidvalidity))
+        with transaction(self.db):
+            self.db.execute("INSERT OR REPLACE INTO folders (user, source_raw, source_uidvalidity, target_raw, "
+                            "target_uidvalidity, source_stamp) VALUES (?,?,?,?,?,?)",
+                            (f.user, f.source_raw, f.source_uidvalidity, f.target_raw, f.target_uidvalidity,
+                             f.source_stamp))
+
+    def set_stamp(self, user: str, source_raw: bytes, stamp: str) -> None:
+        """The pass over this folder that began with the source at `stamp` completed."""
+        with transaction(self.db):
+            self.db.execute("UPDATE folders SET source_stamp=? WHERE user=? AND source_raw=?", (stamp, user, source_raw))
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -136,7 +157,7 @@ class IdentityMap:
         return {r[0] for r in cur}
 
     def add_intents(self, rows: list[MapRow]) -> None:
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 [(r.user, r.source_raw, r.source_uidvalidity, r.source_uid, r.target_raw,
                                   r.target_uidvalidity, 0, r.sha256, r.size, r.message_id, r.flags, "intent")
@@ -144,34 +165,34 @@ class IdentityMap:
 
     def complete(self, done: list[tuple[MapRow, int, int]]) -> None:
         """(row, target_uidvalidity, target_uid) for rows whose message is now on the target."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany(
                 "UPDATE messages SET target_uidvalidity=?, target_uid=?, state='done' WHERE user=? AND source_raw=? "
                 "AND source_uidvalidity=? AND source_uid=?",
                 [(v, u, r.user, r.source_raw, r.source_uidvalidity, r.source_uid) for r, v, u in done])
 
     def drop(self, rows: list[MapRow]) -> None:
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("DELETE FROM messages WHERE user=? AND source_raw=? AND source_uidvalidity=? AND source_uid=?",
                                 [(r.user, r.source_raw, r.source_uidvalidity, r.source_uid) for r in rows])
 
     def rekey_source(self, changes: list[tuple[MapRow, int, int]]) -> None:
         """After the source's UIDVALIDITY changed: (row, new source uidvalidity, new source uid)."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany(
                 "UPDATE messages SET source_uidvalidity=?, source_uid=? WHERE user=? AND source_raw=? "
                 "AND source_uidvalidity=? AND source_uid=?",
                 [(v, u, r.user, r.source_raw, r.source_uidvalidity, r.source_uid) for r, v, u in changes])
 
     def set_flags(self, changes: list[tuple[MapRow, str]]) -> None:
-        with self.db:
+        with transaction(self.db):
             self.db.executemany(
                 "UPDATE messages SET flags=? WHERE user=? AND source_raw=? AND source_uidvalidity=? AND source_uid=?",
                 [(f, r.user, r.source_raw, r.source_uidvalidity, r.source_uid) for r, f in changes])
 
     def add_done(self, rows: list[MapRow]) -> None:
         """Rows for target messages adopted after a lost commit (state 'done' already)."""
-        with self.db:
+        with transaction(self.db):
             self.db.executemany("INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 [(r.user, r.source_raw, r.source_uidvalidity, r.source_uid, r.target_raw,
                                   r.target_uidvalidity, r.target_uid, r.sha256, r.size, r.message_id, r.flags, "done")
@@ -186,7 +207,7 @@ class IdentityMap:
             return
         self.db.execute("PRAGMA synchronous=FULL")
         try:
-            with self.db:
+            with transaction(self.db):
                 self.db.executemany("INSERT OR IGNORE INTO inflight VALUES (?,?,?,?,?)",
                                     [(user, raw, v, n, run) for raw, v, n in folders])
         finally:
@@ -198,5 +219,5 @@ class IdentityMap:
         return (int(r[0]), int(r[1]), str(r[2])) if r else None
 
     def clear_inflight(self, user: str, target_raw: bytes) -> None:
-        with self.db:
+        with transaction(self.db):
             self.db.execute("DELETE FROM inflight WHERE user=? AND target_raw=?", (user, target_raw))

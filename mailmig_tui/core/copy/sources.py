@@ -25,6 +25,7 @@ from mailmig_tui.core.backup.maildir import message_id
 from mailmig_tui.core.copy.folders import SourceFolder, decode_name
 from mailmig_tui.core.i18n import _
 from mailmig_tui.core.imap.fetch import Meta, stream_fetch, uid_set
+from mailmig_tui.core.imap.listing import FolderStatus, list_status
 from mailmig_tui.core.imap.session import FatalUserError
 
 SPOOL_IN_MEMORY = 256 << 10  # a body up to 256 KiB stays in memory; bigger ones roll over to a temp file
@@ -113,14 +114,15 @@ def personal_prefix(client: IMAPClient) -> tuple[str, str]:
     return prefix_s, sep_s
 
 
-def list_source_folders(client: IMAPClient) -> list[SourceFolder]:
+def list_source_folders(client: IMAPClient, statuses: dict[bytes, FolderStatus] | None = None) -> list[SourceFolder]:
+    """Every folder, and (into `statuses`) its STATUS from the same LIST-STATUS round trip."""
     prefix, _sep = personal_prefix(client)
     out = []
-    for flags, delim, raw in client.list_folders():
-        raw_b = raw if isinstance(raw, bytes) else str(raw).encode()
-        delimiter = delim.decode() if isinstance(delim, bytes) else (delim or "")
-        lowered = frozenset((f.decode() if isinstance(f, bytes) else str(f)).lower() for f in flags)
-        out.append(SourceFolder(raw_b, decode_name(raw_b), delimiter, lowered, prefix))
+    for st in list_status(client):
+        lowered = frozenset(f.decode("utf-8", "replace").lower() for f in st.flags)
+        out.append(SourceFolder(st.raw, decode_name(st.raw), st.delimiter, lowered, prefix))
+        if statuses is not None and st.selectable:
+            statuses[st.raw] = st
     return out
 
 
@@ -131,9 +133,11 @@ class OldServerSource:
         self.client = client
         self.spool_dir = spool_dir
         self.dirty = False  # inside a FETCH whose reply was not read to the end
+        self.statuses: dict[bytes, FolderStatus] = {}  # raw name -> STATUS when folders() listed it
 
     def folders(self) -> list[SourceFolder]:
-        return list_source_folders(self.client)
+        self.statuses = {}
+        return list_source_folders(self.client, self.statuses)
 
     def open_folder(self, folder: SourceFolder) -> tuple[int, int]:
         info = self.client.select_folder(folder.raw, readonly=True)

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mailmig_tui.core.dns.config import DnsConfig, parse_dns_section
+from mailmig_tui.core.dns.history import WatchHistory
 from mailmig_tui.core.dns.records import derive_targets
 from mailmig_tui.core.dns.watch import Watcher
 from mailmig_tui.core.model import Project, SchemaError
@@ -30,11 +31,15 @@ def project_config(project: Project, path: Path) -> DnsConfig:
         raise schema_error(text, str(path), exc) from None
 
 
-def make_watcher(project: Project, config: DnsConfig, clock: Callable[[], datetime] | None = None) -> Watcher:
-    """The watcher of `project`'s records over `config`'s servers (the command and the TUI both)."""
+def make_watcher(project: Project, config: DnsConfig, clock: Callable[[], datetime] | None = None,
+                 history: WatchHistory | None = None) -> Watcher:
+    """The watcher of `project`'s records over `config`'s servers (the command and the TUI both). With
+    `history` (see history.py), every sweep is also written to the watch history beside the project."""
     watcher = Watcher(project.domain, derive_targets(project, config), list(config.resolvers),
                       list(config.authoritative), timeout=config.timeout, interval=config.interval,
                       old_mx_ttl=project.plan.old_mx_ttl)
     if clock is not None:
         watcher.clock = clock
+    if history is not None:
+        watcher.on_sweep = history.record
     return watcher

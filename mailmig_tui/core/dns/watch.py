@@ -177,6 +177,8 @@ class Watcher:
     _last: dict[str, _Seen] = field(default_factory=dict)  # each resolver's last MX answer
     _new_since: dict[str, datetime] = field(default_factory=dict)  # first seen on the new MX after the cutover
     _failing_since: dict[str, datetime] = field(default_factory=dict)
+    # Called with every snapshot (the history beside the project, see history.py); must not raise.
+    on_sweep: Callable[[Snapshot], None] | None = None
 
     @property
     def mx(self) -> Target | None:
@@ -205,7 +207,10 @@ class Watcher:
         resolver_task = asyncio.gather(*(self._ask_resolver(r) for r in self.resolvers))
         auth_rows, per_resolver = await asyncio.gather(auth_task, resolver_task)
         at = self.clock()
-        return self._snapshot(at, list(auth_rows), per_resolver, time.monotonic() - started)
+        snap = self._snapshot(at, list(auth_rows), per_resolver, time.monotonic() - started)
+        if self.on_sweep is not None:
+            self.on_sweep(snap)
+        return snap
 
     async def _ask(self, server: Server, name: str, rdtype: str, recursion: bool = True) -> Answer:
         answer = await ask(server, name, rdtype, timeout=self.timeout, recursion=recursion)

@@ -369,7 +369,11 @@ def gate_passed(project: Project) -> tuple[bool, list[str]]:
     last = _section(project, "golive").get("last_check")
     if not isinstance(last, dict):
         return False, [_("the gate has not been checked (`mailmig golive check`)")]
-    return bool(last.get("passed")), [str(f) for f in last.get("failing", [])]
+    failing = last.get("failing", [])
+    failing = [str(f) for f in failing] if isinstance(failing, list) else [str(failing)]
+    # Only a recorded `passed = true` with nothing failing is a pass: a hand-edited "false" string is not.
+    return last.get("passed") is True and not failing, failing or ([] if last.get("passed") is True else
+                                                                    [_("the last check did not pass")])
 
 
 def last_check_line(project: Project) -> str | None:
@@ -379,6 +383,6 @@ def last_check_line(project: Project) -> str | None:
         return None
     failing = last.get("failing") or []
     when = _when(last.get("at"))
-    if last.get("passed"):
+    if last.get("passed") is True and not failing:
         return _("Go-live gate: ✓ safe to switch the old provider off ({when})").format(when=when)
     return _("Go-live gate: ✗ {n} conditions fail ({when})").format(n=len(failing), when=when)

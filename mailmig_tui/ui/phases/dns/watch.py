@@ -29,6 +29,7 @@ from mailmig_tui.core.dns.config import (
     resolvers_to_lines,
     resolvers_to_toml,
 )
+from mailmig_tui.core.dns.history import WatchHistory, watch_history_path
 from mailmig_tui.core.dns.lastwatch import WatchRecorder
 from mailmig_tui.core.dns.project import make_watcher, project_config
 from mailmig_tui.core.dns.query import OK
@@ -162,6 +163,7 @@ class DnsWatchPanel(ProjectView, Vertical):
         self.sweeps = 0
         self._last_sweep: float | None = None
         self._nudge = asyncio.Event()
+        self._history: WatchHistory | None = None
         self.recorder: WatchRecorder | None = None  # what goes to [dns.last_watch]
 
     def compose(self) -> ComposeResult:
@@ -201,7 +203,10 @@ class DnsWatchPanel(ProjectView, Vertical):
     def make_watcher(self) -> Watcher:
         """A watcher over the project's [dns] servers (the same as `mailmig dns watch` without overrides)."""
         store = self.mailmig.store
-        return make_watcher(store.project, project_config(store.project, store.path), clock.now)
+        if self._history is None:  # one history for the panel's life: every sweep goes to it, as the CLI's do
+            self._history = WatchHistory(watch_history_path(store.path))
+        return make_watcher(store.project, project_config(store.project, store.path), clock.now, self._history)
+
 
     def activate(self) -> None:
         """The tab was opened: start watching on the first visit."""
@@ -253,7 +258,10 @@ class DnsWatchPanel(ProjectView, Vertical):
             self.recorder = None
 
     def on_unmount(self) -> None:
-        """The app is closing mid-watch: record that it ended (quietly: the screen is going away)."""
+        """The app is closing: close the watch history, and record that the watch ended (quietly: the
+        screen is going away)."""
+        if self._history is not None:
+            self._history.close()
         recorder, self.recorder = self.recorder, None
         if recorder is None or self.mailmig.store.readonly:
             return
