@@ -221,6 +221,8 @@ def _gate(passed: bool, at: datetime = T0, **golive: Any) -> dict[str, Any]:
                                                                  "reason": "CEO says so", "failing": []}]),
      FactStatus.FAILED, "overridden by li.na"),
     ({"golive": {"done_at": T0}}, FactStatus.UNKNOWN, "without a gate check"),
+    ({"golive": {"last_check": {"at": T0, "passed": "false", "failing": []}}}, FactStatus.IN_PROGRESS,
+     "0 conditions fail"),  # a hand-edited string is not a pass
 ])
 def test_go_live(tmp_path: Path, sections: dict[str, Any], status: FactStatus, words: str) -> None:
     got = fact(tmp_path, Phase.GO_LIVE, sections)

@@ -405,7 +405,7 @@ def go_live(project: Project, path: Path | None, now: datetime) -> Fact:
         return Fact(phase, FactStatus.UNKNOWN, _("[golive.last_check] is unreadable"))
     at: datetime = last["at"]
     failing = last.get("failing") or []
-    if not last.get("passed"):
+    if last.get("passed") is not True or failing:  # a hand-edited "false" is not a pass
         text = _("gate {when}: {n} conditions fail").format(when=when(at), n=len(failing))
         if isinstance(done_at, datetime):
             how = _(" (overridden by {who})").format(who=overridden[-1].get("who", "?")) if overridden else ""
