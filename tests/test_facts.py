@@ -84,6 +84,9 @@ def _verify(at: datetime, users: int = 2, ok: int = 2) -> dict[str, Any]:
     ({"last_run": _run(), "last_verify": _verify(T0 + timedelta(minutes=9), users=1, ok=1)}, FactStatus.IN_PROGRESS,
      "covered 1 of 2"),
     ({"last_run": {"finished": "yesterday"}}, FactStatus.UNKNOWN, "unreadable"),
+    # the per-user verdicts name someone else: a verify of the right count is not a verify of everyone
+    ({"last_run": _run(), "last_verify": {**_verify(T0 + timedelta(minutes=9)), "results": {
+        "a@corp.example": "ok", "old@corp.example": "ok"}}}, FactStatus.IN_PROGRESS, "has no ok for b@corp.example"),
     # verified after the run, but the archive it describes is not there: unknown, never done
     ({"dest": "gone", "last_run": _run(), "last_verify": _verify(T0 + timedelta(minutes=9))}, FactStatus.UNKNOWN,
      "missing or unreadable"),

@@ -227,6 +227,12 @@ def backup(project: Project, path: Path | None, now: datetime) -> Fact:
     if checked < everyone:
         return Fact(phase, FactStatus.IN_PROGRESS, _("verify {when} covered {n} of {total} users").format(
             when=when(at), n=checked, total=everyone), at)
+    verdicts = check.get("results")  # each user's verdict, where the verify recorded them
+    if isinstance(verdicts, dict):
+        unverified = [u.email for u in project.users if verdicts.get(u.email) != "ok"]
+        if unverified:
+            return Fact(phase, FactStatus.IN_PROGRESS, _("verify {when} has no ok for {users}").format(
+                when=when(at), users=_names(unverified)), at)
     if path is not None:  # the archive itself must still be there and know every user
         from mailmig_tui.core.backup.engine import INDEX_NAME
 
