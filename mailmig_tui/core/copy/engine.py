@@ -89,6 +89,10 @@ RETRYABLE: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, FetchFailed)
 SOURCES = ("old", "archive")
 
 
+FIRST_BATCH_MESSAGES = 25  # a folder's first batch (then twice as many each time, up to batch_messages)
+FIRST_BATCH_BYTES = 1 << 20
+
+
 @dataclass
 class CopyOptions:
     users: list[str] | None = None
@@ -583,12 +587,19 @@ class _UserJob:
         return int(info[b"UIDVALIDITY"]), permanent
 
     def _batches(self, todo: list[SourceMsg]) -> Iterator[_Batch]:
+        """Batches that start small and double up to batch_messages / batch_bytes: the APPEND of a folder's
+        first batch begins while the rest is still being fetched (with one full-size batch a folder of a few
+        hundred messages would be fetched whole, then sent whole, the two stages never overlapping)."""
         batch: list[SourceMsg] = []
         size = 0
+        max_msgs = min(self.opt.batch_messages, FIRST_BATCH_MESSAGES)
+        max_bytes = min(self.opt.batch_bytes, FIRST_BATCH_BYTES)
         for m in todo:
-            if batch and (len(batch) >= self.opt.batch_messages or size + max(m.size, 0) > self.opt.batch_bytes):
+            if batch and (len(batch) >= max_msgs or size + max(m.size, 0) > max_bytes):
                 yield _Batch(batch, size)
                 batch, size = [], 0
+                max_msgs = min(self.opt.batch_messages, max_msgs * 2)
+                max_bytes = min(self.opt.batch_bytes, max_bytes * 2)
             batch.append(m)
             size += max(m.size, 0)
         if batch:
