@@ -15,7 +15,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from mailmig_tui.commands.output import Reporter, RunPrinter
+from mailmig_tui.commands.output import Reporter, RunPrinter, first_ctrl_c_stops
 from mailmig_tui.core.backup.config import project_settings
 from mailmig_tui.core.backup.engine import (
     BackupEngine,
@@ -192,18 +192,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
                                                             full_scan=args.full_scan),
                               on_event=_BackupPrinter(out), controls=controls)
 
-        def on_sigint(signum: int, frame: object) -> None:
-            # First Ctrl-C: finish the current batches and stop cleanly; a second one aborts at once.
-            out.event("interrupt", _("stopping after the current batch (Ctrl-C again to abort)"))
-            controls.cancel()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
         started = now()
-        try:
+        # First Ctrl-C: finish the current batches and stop cleanly; a second one aborts at once.
+        with first_ctrl_c_stops(out, controls.cancel, _("stopping after the current batch (Ctrl-C again to abort)")):
             summary = engine.run()
-        finally:
-            signal.signal(signal.SIGINT, previous)
         if not store.readonly:
             _save_section(store, "last_run", run_record(summary, started, now()), dest, out)
         if summary.users_cancelled:

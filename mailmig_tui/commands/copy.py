@@ -12,12 +12,11 @@ section included); 4 project or identity map in use by another mailmig; 5 creden
 from __future__ import annotations
 
 import argparse
-import signal
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mailmig_tui.commands.output import Reporter, RunPrinter
+from mailmig_tui.commands.output import Reporter, RunPrinter, first_ctrl_c_stops
 from mailmig_tui.core.backup.engine import default_dest, select_users
 from mailmig_tui.core.backup.summary import human_bytes
 from mailmig_tui.core.copy.config import default_copy_dir, project_copy_config
@@ -205,17 +204,9 @@ def cmd_copy(args: argparse.Namespace) -> int:
         controls = Controls()
         engine = CopyEngine(project, creds, options, controls, CopyPrinter(out, options.source))
 
-        def on_sigint(signum: int, frame: object) -> None:
-            out.event("interrupt", _("stopping after the current batch (Ctrl-C again to abort)"))
-            controls.cancel()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
         started = now()
-        try:
+        with first_ctrl_c_stops(out, controls.cancel, _("stopping after the current batch (Ctrl-C again to abort)")):
             summary = engine.run()
-        finally:
-            signal.signal(signal.SIGINT, previous)
         if not store.readonly and not options.dry_run:
             users = list(engine.results.values())
             finished = now()

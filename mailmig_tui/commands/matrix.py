@@ -8,7 +8,6 @@ Exit codes as in cli.py: 0 every cell passed (or warned); 1 a cell failed or cou
 from __future__ import annotations
 
 import argparse
-import signal
 import textwrap
 import threading
 import time
@@ -16,7 +15,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from mailmig_tui.commands.output import Reporter
+from mailmig_tui.commands.output import Reporter, first_ctrl_c_stops
 from mailmig_tui.core.credentials import open_credentials, terminal_passphrase_prompt
 from mailmig_tui.core.errors import MailmigError, ProjectLockedError, UsageError
 from mailmig_tui.core.i18n import _
@@ -122,17 +121,10 @@ def cmd_test(args: argparse.Namespace) -> int:
         creds = open_credentials(terminal_passphrase_prompt)
         cancel = threading.Event()
 
-        def on_sigint(signum: int, frame: object) -> None:
-            out.event("interrupt", _("stopping: cells still waiting are marked not run (Ctrl-C again to abort)"))
-            cancel.set()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
         t0 = time.monotonic()
-        try:
+        with first_ctrl_c_stops(out, cancel.set,
+                                _("stopping: cells still waiting are marked not run (Ctrl-C again to abort)")):
             outcome = run_matrix(store.path, project, creds, users, checks, _printer(out), cancel)
-        finally:
-            signal.signal(signal.SIGINT, previous)
         _report(out, project, [u.email for u in users], outcome, time.monotonic() - t0)
         if not store.readonly:
             try:

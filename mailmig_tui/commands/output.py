@@ -5,10 +5,13 @@ Every event has `event` (its kind) and `time`; the kinds each command emits are 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any, TextIO
 
@@ -100,3 +103,20 @@ class RunPrinter:
         if e.state == "failed":
             self.out.event("error", _("{user}: FAILED: {reason}").format(user=e.user, reason=e.error),
                            user=e.user, reason=e.error)
+
+
+@contextlib.contextmanager
+def first_ctrl_c_stops(out: Reporter, stop: Callable[[], None], message: str) -> Iterator[None]:
+    """While the block runs, the first Ctrl-C says `message` (an "interrupt" event) and calls `stop` so the
+    run ends cleanly; a second one aborts at once (KeyboardInterrupt). The previous handler comes back after."""
+
+    def on_sigint(signum: int, frame: object) -> None:
+        out.event("interrupt", message)
+        stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
