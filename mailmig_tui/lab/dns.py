@@ -31,6 +31,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
+from mailmig_tui.lab.process import alive, terminate
 from mailmig_tui.lab.tools import require_tool
 
 if TYPE_CHECKING:
@@ -434,20 +435,10 @@ def _wait_pidfile(pidfile: Path, timeout: float = 10.0) -> int:
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, ValueError, IndexError):  # IndexError: written but still empty
             pid = int(pidfile.read_text().split()[0])
-            if _alive(pid):
+            if alive(pid):
                 return pid
         time.sleep(0.02)
     raise RuntimeError(f"no running process in {pidfile}")
-
-
-def _alive(pid: int) -> bool:
-    """True if `pid` runs and is not a zombie (exited daemons can linger as zombies here)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _family(pid: int) -> list[int]:
@@ -479,16 +470,8 @@ def _stop_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
             if time.monotonic() > waited_until:
                 return
             time.sleep(0.05)
-    if not _alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.02)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    if alive(pid):
+        terminate(pid, timeout)
 
 
 def lab_project() -> Project:

@@ -13,14 +13,14 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailmig_tui.lab.process import RootedJson, accepts, running_pid, terminate
 from mailmig_tui.lab.tools import find_tool
 
 MAIL_USER = "mail"  # Dovecot refuses to run mail processes as root
@@ -53,7 +53,7 @@ def make_certificate(folder: Path) -> tuple[Path, Path, str]:
 
 
 @dataclass
-class DovecotInstance:
+class DovecotInstance(RootedJson):
     name: str
     root: Path
     imap_port: int = 0
@@ -114,17 +114,6 @@ class DovecotInstance:
     @property
     def cert(self) -> Path:
         return self.root / "cert.pem"
-
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["root"] = str(self.root)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> DovecotInstance:
-        kwargs = dict(data)
-        kwargs["root"] = Path(str(kwargs["root"]))
-        return cls(**kwargs)  # type: ignore[arg-type]
 
     # --- setup --------------------------------------------------------------------------------
 
@@ -267,11 +256,7 @@ userdb {{
     # --- lifecycle ----------------------------------------------------------------------------
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return running_pid(self.pid_file)
 
     def start(self, timeout: float = 20.0) -> None:
         binary = dovecot_binary()
@@ -296,17 +281,8 @@ userdb {{
         if pid is None:
             return
         # The master's children (imap processes serving clients) can outlive it for a while and keep
-        # answering: note them now, by pid, and make sure they are gone too.
-        children = _children(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and (_alive(pid) or any(_alive(c) for c in children)):
-            time.sleep(0.05)
-        for p in (pid, *children):
-            if _alive(p):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p, signal.SIGKILL)
+        # answering: they are noted by pid and made sure of too.
+        deadline = terminate(pid, timeout, with_children=True)
         # Wait for the listening sockets to go so a restart on the same ports works.
         while time.monotonic() < deadline and (self._accepts(self.imap_port) or self._accepts(self.imaps_port)):
             time.sleep(0.05)
@@ -317,11 +293,7 @@ userdb {{
 
     @staticmethod
     def _accepts(port: int) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        return accepts("127.0.0.1", port)
 
     def doveadm(self, *args: str) -> str:
         out = subprocess.run([find_tool("doveadm") or "doveadm", "-c", str(self.config), *args], check=True, capture_output=True, text=True)
@@ -342,29 +314,6 @@ def check_traversable(path: Path) -> None:
         if folder.exists() and not folder.stat().st_mode & 0o001:
             raise RuntimeError(f"{folder} is not traversable by other users (mode {folder.stat().st_mode & 0o777:o}); "
                                "Dovecot's unprivileged processes could not reach the lab: use a folder like /tmp/x")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """True if `pid` runs and is not a zombie (exited daemons linger as zombies here)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 @dataclass

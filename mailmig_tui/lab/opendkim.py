@@ -7,18 +7,16 @@ by that pid, never as the system service.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from mailmig_tui.lab.dovecot import _alive, free_port
+from mailmig_tui.lab.dovecot import free_port
+from mailmig_tui.lab.process import RootedJson, accepts, running_pid, terminate
 
 
 def opendkim_binary() -> str | None:
@@ -26,7 +24,7 @@ def opendkim_binary() -> str | None:
 
 
 @dataclass
-class OpenDkimInstance:
+class OpenDkimInstance(RootedJson):
     root: Path
     domain: str
     selector: str = "mm1"
@@ -47,17 +45,6 @@ class OpenDkimInstance:
     @property
     def key_file(self) -> Path:
         return self.root / f"{self.selector}.private"
-
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["root"] = str(self.root)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> OpenDkimInstance:
-        kwargs = dict(data)
-        kwargs["root"] = Path(str(kwargs["root"]))
-        return cls(**kwargs)  # type: ignore[arg-type]
 
     def write_config(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -91,11 +78,7 @@ RequireSafeKeys false
         return parts
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return running_pid(self.pid_file)
 
     def start(self, timeout: float = 20.0) -> None:
         binary = opendkim_binary()
@@ -110,7 +93,7 @@ RequireSafeKeys false
             raise RuntimeError(f"opendkim did not start; see {self.root / 'opendkim.stderr'}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pid() is not None and _accepts(self.port):
+            if self.pid() is not None and accepts("127.0.0.1", self.port):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"opendkim does not listen on 127.0.0.1:{self.port}")
@@ -119,19 +102,5 @@ RequireSafeKeys false
         pid = self.pid()
         if pid is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        terminate(pid, timeout)
 
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False

@@ -20,14 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from mailmig_tui.lab.dovecot import DovecotInstance, _alive, _children, free_port, make_certificate
+from mailmig_tui.lab.dovecot import DovecotInstance, free_port, make_certificate
+from mailmig_tui.lab.process import RootedJson, accepts, running_pid, terminate
 
 
 def postfix_binary() -> str | None:
@@ -35,7 +34,7 @@ def postfix_binary() -> str | None:
 
 
 @dataclass
-class PostfixInstance:
+class PostfixInstance(RootedJson):
     name: str
     root: Path
     domain: str
@@ -69,17 +68,6 @@ class PostfixInstance:
     @property
     def log_file(self) -> Path:
         return self.root / "postfix.log"
-
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["root"] = str(self.root)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> PostfixInstance:
-        kwargs = dict(data)
-        kwargs["root"] = Path(str(kwargs["root"]))
-        return cls(**kwargs)  # type: ignore[arg-type]
 
     # --- setup --------------------------------------------------------------------------------
 
@@ -202,11 +190,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return f"see {self.log_file}"
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return running_pid(self.pid_file)
 
     def start(self, timeout: float = 30.0) -> None:
         if not (self.config_dir / "main.cf").exists():
@@ -219,7 +203,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             ports += [("127.0.0.1", self.submission_port), ("127.0.0.1", self.smtps_port)]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pid() is not None and all(_accepts(h, p) for h, p in ports):
+            if self.pid() is not None and all(accepts(h, p) for h, p in ports):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"postfix {self.name} does not listen on {ports}; see {self.log_file}")
@@ -232,27 +216,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         pid = self.pid()
         if pid is None:
             return
-        children = _children(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)  # what `postfix stop` does, by the pid file
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and (_alive(pid) or any(_alive(c) for c in children)):
-            time.sleep(0.05)
-        for p in (pid, *children):
-            if _alive(p):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p, signal.SIGKILL)
-        while time.monotonic() < deadline and _accepts(self.mx_address, self.smtp_port):
+        deadline = terminate(pid, timeout, with_children=True)  # SIGTERM: what `postfix stop` does, by the pid file
+        while time.monotonic() < deadline and accepts(self.mx_address, self.smtp_port):
             time.sleep(0.05)
 
     def queue_empty(self) -> bool:
         folders = ("incoming", "active", "deferred", "maildrop")
         return not any(any((self.queue_dir / f).rglob("*")) for f in folders if (self.queue_dir / f).exists())
 
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False

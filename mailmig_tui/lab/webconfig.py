@@ -7,17 +7,13 @@ bound to the provider's own 127.x address on port 80; stopped by that pid.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from mailmig_tui.lab.dovecot import _alive
+from mailmig_tui.lab.process import RootedJson, accepts, running_pid, terminate
 
 CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
 <clientConfig version="1.1">
@@ -44,7 +40,7 @@ CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 @dataclass
-class WebConfigServer:
+class WebConfigServer(RootedJson):
     root: Path
     address: str
     domain: str
@@ -56,17 +52,6 @@ class WebConfigServer:
     def pid_file(self) -> Path:
         return self.root / "http.pid"
 
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["root"] = str(self.root)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> WebConfigServer:
-        kwargs = dict(data)
-        kwargs["root"] = Path(str(kwargs["root"]))
-        return cls(**kwargs)  # type: ignore[arg-type]
-
     def write(self) -> None:
         folder = self.root / "www" / "mail"
         folder.mkdir(parents=True, exist_ok=True)
@@ -74,11 +59,7 @@ class WebConfigServer:
                                                              imap=self.imap_host, smtp=self.smtp_host))
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return running_pid(self.pid_file)
 
     def start(self, timeout: float = 15.0) -> None:
         self.write()
@@ -91,24 +72,13 @@ class WebConfigServer:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"the autoconfig web server exited; see {self.root / 'http.log'}")
-            try:
-                with socket.create_connection((self.address, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
+            if accepts(self.address, self.port):
+                return
+            time.sleep(0.05)
         raise RuntimeError(f"the autoconfig web server does not listen on {self.address}:{self.port}")
 
     def stop(self, timeout: float = 10.0) -> None:
         pid = self.pid()
         if pid is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)  # our own child: reap it, or it lingers as a zombie
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        terminate(pid, timeout, reap=True)  # our own child: reaped, or it lingers as a zombie
