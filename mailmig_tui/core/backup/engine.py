@@ -455,7 +455,7 @@ class _UserJob:
                 if raw_b not in self.only:
                     continue
             elif (not self.opt.full_scan and existing is not None and _unchanged(existing, st)
-                  and existing.dirname == dirname and not self._reconcile_once(raw_b, dirname)):
+                  and existing.dirname == dirname and not self._reconcile_once(raw_b, dirname, existing)):
                 self.unchanged += 1
                 continue
             try:
@@ -507,7 +507,7 @@ class _UserJob:
         exists = int(info.get(b"EXISTS", 0))
         folder = self._maildir(dirname)
         previous = self.index.folder(self.user, raw)
-        self._reconcile_once(raw, dirname)
+        self._reconcile_once(raw, dirname, previous)
         if previous and previous.uidvalidity and previous.uidvalidity != uidvalidity:
             self._uidvalidity_changed(raw, folder, previous.uidvalidity, uidvalidity, exists)
         self.index.upsert_folder(FolderRow(self.user, raw, name, delimiter, dirname, uidvalidity, True))
@@ -559,13 +559,13 @@ class _UserJob:
             self._dirty = False
         return out
 
-    def _reconcile_once(self, raw: bytes, dirname: str) -> bool:
-        """Reconcile the folder the first time this run touches it; True if that changed anything."""
+    def _reconcile_once(self, raw: bytes, dirname: str, row: FolderRow | None) -> bool:
+        """Reconcile the folder the first time this run touches it (`row`: its index row, as the caller read
+        it); True if that changed anything."""
         if raw in self._reconciled:
             return False
         self._reconciled.add(raw)
         self._touched[raw] = dirname
-        row = self.index.folder(self.user, raw)
         if row is not None and row.settled and row.dirname == dirname and row.settled == _dir_stamp(self.root, dirname):
             return False  # nothing touched its files since the index last agreed with them
         return self._reconcile(raw, self._maildir(dirname))

@@ -456,7 +456,6 @@ class _UserJob:
             rows = self.idmap.rows(self.user, mapping.source_raw)
             have = {r.source_uid: r for r in rows if r.source_uidvalidity == uidvalidity and r.state == "done"}
             todo = [m for m in metas if m.uid not in have]
-            state = self.idmap.folder(self.user, mapping.source_raw)
             if (not todo and state is not None and state.source_uidvalidity == uidvalidity and mapping.exists
                     and state.target_raw == mapping.target_raw and len(have) == len(rows)
                     and all(have[m.uid].flags == " ".join(m.flags) for m in metas)):
