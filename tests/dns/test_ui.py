@@ -126,7 +126,9 @@ async def test_propagation_tab_watches_resolvers_flip(fresh_lab: DnsLab, project
         assert rows["plain1"][2] == "· old" and rows["sticky"][2] == "· old"
         assert rows["plain1"][5].startswith("mm1 0:0")  # the new DKIM name: a negative-cache countdown
         assert "New MX on 0 of 6 resolvers: 0%" in text_of(app, "#watch-percent")
-        records = text_of(app, "#resolver-records")  # every record of the highlighted resolver
+        # every record of the highlighted resolver (drawn once the table's first row is highlighted)
+        await wait_for(pilot, lambda: text_of(app, "#resolver-records") != "")
+        records = text_of(app, "#resolver-records")
         assert records.startswith("plain1: mx · old") and "spf · old" in records and "dkim mm1 ∅ negative" in records
         assert "authoritative converged on serial" in text_of(app, "#auth-line")
 
