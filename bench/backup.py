@@ -40,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import compile_package, hwm
 from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
 from mailmig_tui.core.model import Endpoint, User
 from mailmig_tui.core.project_factory import new_project
@@ -60,19 +61,6 @@ class Result:
     peak_rss_mb: float  # the largest single process
     total_rss_mb: float  # all processes running at once (N x per-process for mbsync)
     rerun_seconds: float = 0.0  # the same command again, nothing new on the server
-
-
-def _hwm(pid: int) -> float:
-    """The process's RSS high-water mark (VmHWM) in MB. Not wait4's ru_maxrss: after fork that counts
-    the parent's (this big Python's) RSS too."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _tree(pid: int) -> list[int]:
@@ -111,7 +99,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, float,
         else:
             pids = list(seen) or [proc.pid]
         for pid in pids:
-            seen[pid] = max(seen.get(pid, 0.0), _hwm(pid))
+            seen[pid] = max(seen.get(pid, 0.0), hwm(pid))
         peak = max(seen.values(), default=0.0)
         total = max(total, sum(seen.values()))
         time.sleep(0.01)
@@ -206,7 +194,7 @@ def _pool(tool: str, n: int, commands: list[list[str]]) -> tuple[float, float, f
             running[p.pid] = (p, [0.0])
         for pid, (p, peak) in list(running.items()):
             if p.poll() is None:
-                peak[0] = max(peak[0], _hwm(pid))
+                peak[0] = max(peak[0], hwm(pid))
                 continue
             running.pop(pid)
             if p.returncode != 0:
@@ -281,6 +269,7 @@ def main() -> int:
     ap.add_argument("--no-rerun", action="store_true", help="skip the re-run with nothing new")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
+    compile_package()
     work = Path(tempfile.mkdtemp(prefix="mailmig-bench-"))
     work.chmod(0o711)  # Dovecot's unprivileged processes must reach the lab inside it
     lab = Lab.create(work / "lab")

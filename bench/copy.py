@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from imapclient import IMAPClient
 
+from bench.common import compile_package, hwm
 from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
 from mailmig_tui.core.model import Endpoint, User
 from mailmig_tui.core.project_factory import new_project
@@ -81,18 +82,6 @@ def corpus(n: int, seed: int, big_share: float) -> dict[tuple[str, ...], list[Me
     return out
 
 
-def _hwm(pid: int) -> float:
-    """VmHWM (peak RSS) of a running process in MB."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _pool(commands: list[tuple[list[str], dict[str, str]]], n: int, label: str) -> tuple[float, float, float]:
     """Run commands N at a time; (seconds, largest peak RSS, worst sum of N concurrent peaks)."""
     start = time.monotonic()
@@ -106,7 +95,7 @@ def _pool(commands: list[tuple[list[str], dict[str, str]]], n: int, label: str) 
             running[p.pid] = (p, [0.0])
         for pid, (p, peak) in list(running.items()):
             if p.poll() is None:
-                peak[0] = max(peak[0], _hwm(pid))
+                peak[0] = max(peak[0], hwm(pid))
                 continue
             running.pop(pid)
             if p.returncode != 0:
@@ -194,7 +183,7 @@ class Bench:
             p = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.PIPE, env=self.env)
             peak = 0.0
             while p.poll() is None:
-                peak = max(peak, _hwm(p.pid))
+                peak = max(peak, hwm(p.pid))
                 time.sleep(0.01)
             secs = time.monotonic() - start
         if p.returncode != 0:
@@ -238,6 +227,7 @@ def main() -> int:
                          "(measures the tools rather than this machine's disk latency)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
+    compile_package()
     levels = [int(x) for x in args.parallel.split(",")]
     use_imapsync = not args.no_imapsync and IMAPSYNC.exists() and shutil.which("perl") is not None
     if not use_imapsync and not args.no_imapsync:
