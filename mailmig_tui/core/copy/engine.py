@@ -726,8 +726,8 @@ class _UserJob:
     def _send(self, mapping: FolderMapping, t_uidv: int, send: list[tuple[SourceMsg, Body]], rows: list[MapRow],
               permanent: set[str]) -> None:
         assert self.target is not None and self.caps is not None
-        outgoing = [Outgoing(b.size, self._flags_for_target(m.flags, permanent), m.internaldate, b.open, b.close_after_send)
-                    for m, b in send]
+        outgoing = [Outgoing(b.size, self._flags_for_target(m.flags, permanent), m.internaldate, b.open, b.close_after_send,
+                             m.date_raw) for m, b in send]
         try:
             self.target_dirty = True
             result = append_messages(self.target, mapping.target_raw, outgoing, self.caps)

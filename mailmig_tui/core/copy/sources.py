@@ -39,6 +39,7 @@ class SourceMsg:
     internaldate: datetime | None
     sha256: str = ""  # known up front for the archive
     path: str = ""  # archive file (absolute)
+    date_raw: bytes = b""  # INTERNALDATE as the source server sent it (APPENDed as is), b"" from the archive
 
 
 class Body:
@@ -148,8 +149,8 @@ class OldServerSource:
         if exists:
             self.dirty = True
             stream_fetch(self.client, "1:*", "(UID RFC822.SIZE FLAGS INTERNALDATE)",
-                         on_message=lambda m, _w: out.append(SourceMsg(m.uid, m.size, norm_flags(m.flags), m.internaldate))
-                         if m.uid else None)
+                         on_message=lambda m, _w: out.append(SourceMsg(m.uid, m.size, norm_flags(m.flags), m.internaldate,
+                                                                       date_raw=m.append_date)) if m.uid else None)
             self.dirty = False
         out.sort(key=lambda m: m.uid)
         return out

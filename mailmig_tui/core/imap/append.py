@@ -32,6 +32,7 @@ class Outgoing:
     internaldate: datetime | None
     open: Callable[[], IO[bytes]]  # a file positioned at the message's first byte
     close_after: bool = True  # close what open() returned once sent (False: the caller owns it)
+    date_text: bytes = b""  # INTERNALDATE exactly as the source server sent it (used before `internaldate`)
 
 
 class AppendFailed(Exception):
@@ -114,7 +115,9 @@ def _append_one_command(client: IMAPClient, mailbox: bytes, group: list[Outgoing
     for msg in group:
         flags = " ".join(f for f in msg.flags if valid_flag(f))
         line += b" (" + flags.encode() + b")"
-        if msg.internaldate is not None:
+        if msg.date_text:
+            line += b' "' + msg.date_text + b'"'
+        elif msg.internaldate is not None:
             line += b' "' + imap_date(msg.internaldate).encode() + b'"'
         sync = not caps.non_sync(msg.size)
         line += b" {" + str(msg.size).encode() + (b"}" if sync else b"+}") + b"\r\n"

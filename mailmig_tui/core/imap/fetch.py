@@ -53,10 +53,18 @@ class Meta:
     def internaldate(self) -> datetime | None:
         if not self.date_raw:
             return None
+        quick = parse_internaldate(self.date_raw)
         try:
+            if quick is not None:
+                return datetime.fromisoformat(quick[1])
             return parse_to_datetime(self.date_raw, normalise=False)
         except ValueError:
             return None
+
+    @property
+    def append_date(self) -> bytes:
+        """INTERNALDATE as sent when it is in the RFC 3501 form, ready for an APPEND; else b""."""
+        return self.date_raw if _DATE_PARTS.match(self.date_raw) else b""
 
     def date(self) -> tuple[int, str] | None:
         """INTERNALDATE as (epoch seconds, ISO 8601 with the server's offset), without datetime objects."""

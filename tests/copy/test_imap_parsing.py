@@ -1,4 +1,4 @@
-"""The LIST-STATUS reader's quick path (one regular expression per line) gives exactly what imapclient's
+"""The quick paths of the IMAP layer: the LIST-STATUS reader (one regular expression per line) gives exactly what imapclient's
 general parser gives, on hostile folder names listed by a real Dovecot, and the responses only the
 general parser can read (literals) still go to it, alone."""
 
@@ -72,3 +72,25 @@ def test_a_response_with_a_literal_goes_to_the_general_parser_and_the_rest_stay_
         b'q"uote': {b"MESSAGES": 3, b"UIDNEXT": 9, b"UIDVALIDITY": 77, b"HIGHESTMODSEQ": 12},
         b"lit": {b"MESSAGES": 0}, b"007": {b"MESSAGES": 1}}
     assert listing._statuses([None]) == {} and listing._folders([None]) == []
+
+
+def test_internaldate_read_quickly_is_imapclients_and_goes_to_append_as_sent() -> None:
+    from imapclient.datetime_util import parse_to_datetime
+
+    from mailmig_tui.core.imap.fetch import Meta
+
+    for raw in (b" 2-Dec-2026 10:00:00 +0800", b"17-Jul-1996 02:44:25 -0700", b"29-Feb-2024 23:59:59 +0000",
+                b"01-Jan-1970 00:00:00 +1345"):
+        meta = Meta(1, 1, 10, raw, b"")
+        assert meta.internaldate == parse_to_datetime(raw, normalise=False)
+        assert meta.internaldate.isoformat() == parse_to_datetime(raw, normalise=False).isoformat()
+        assert meta.append_date == raw
+    leap = Meta(1, 1, 10, b"31-Dec-2016 23:59:60 +0000", b"")  # datetime has no second 60: imapclient decides
+    try:
+        expected = parse_to_datetime(leap.date_raw, normalise=False)
+    except ValueError:
+        expected = None
+    assert leap.internaldate == expected
+    odd = Meta(1, 1, 10, b"Tue, 17 Jul 1996 02:44:25 -0700", b"")  # not RFC 3501's form: parsed, never sent as is
+    assert odd.internaldate == parse_to_datetime(odd.date_raw, normalise=False)
+    assert odd.append_date == b""
