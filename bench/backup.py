@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import compile_package, hwm
+from bench.common import compile_package, hwm, settle
 from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
 from mailmig_tui.core.model import Endpoint, User
 from mailmig_tui.core.project_factory import new_project
@@ -136,6 +136,7 @@ def bench_mailmig(work: Path, inst: DovecotInstance, users: dict[str, str], n: i
     prefix = shlex.split(os.environ.get("BENCH_MAILMIG_PREFIX", ""))  # e.g. "py-spy record -o x.svg --subprocesses --"
 
     def run() -> tuple[float, float, float]:
+        settle()
         start = time.monotonic()
         _code, rss, total = _run([*prefix, sys.executable, "-m", "mailmig_tui", "backup", str(path), "--dest", str(dest),
                                   "--workers", str(n), "--json"], env)
@@ -184,6 +185,7 @@ SyncState *
 
 def _pool(tool: str, n: int, commands: list[list[str]]) -> tuple[float, float, float]:
     """Run commands N at a time; peak RSS is per process, total is the worst sum of N concurrent ones."""
+    settle()
     start = time.monotonic()
     running: dict[int, tuple[subprocess.Popen[bytes], list[float]]] = {}
     rss: list[float] = []
@@ -241,6 +243,7 @@ readonly = True
     conf.chmod(0o600)
 
     def run() -> tuple[float, float, float]:
+        settle()
         start = time.monotonic()
         _code, rss, total = _run(["offlineimap", "-o", "-c", str(conf), "-u", "quiet"])
         return time.monotonic() - start, rss, total

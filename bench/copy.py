@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from imapclient import IMAPClient
 
-from bench.common import compile_package, hwm
+from bench.common import compile_package, hwm, settle
 from mailmig_tui.core.credentials import Credentials, EncryptedFileBackend
 from mailmig_tui.core.model import Endpoint, User
 from mailmig_tui.core.project_factory import new_project
@@ -84,6 +84,7 @@ def corpus(n: int, seed: int, big_share: float) -> dict[tuple[str, ...], list[Me
 
 def _pool(commands: list[tuple[list[str], dict[str, str]]], n: int, label: str) -> tuple[float, float, float]:
     """Run commands N at a time; (seconds, largest peak RSS, worst sum of N concurrent peaks)."""
+    settle()
     start = time.monotonic()
     running: dict[int, tuple[subprocess.Popen[bytes], list[float]]] = {}
     peaks: list[float] = []
@@ -179,6 +180,7 @@ class Bench:
                "--archive", str(self.archive), "--json"]
         out = self.work / f"{label}.jsonl"
         with open(out, "wb") as handle:
+            settle()
             start = time.monotonic()
             p = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.PIPE, env=self.env)
             peak = 0.0
