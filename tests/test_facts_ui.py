@@ -121,3 +121,21 @@ async def test_s_marks_go_live_done_through_the_passed_gate(demo_path: Path, fro
         assert saved.phases[Phase.GO_LIVE] == PhaseStatus.DONE and saved.sections["golive"]["done_at"] == frozen_clock
         assert not isinstance(app.screen, ConfirmDialog)
         assert str(table.get_row_at(5)[2]) == "✓ done"
+
+
+async def test_a_phase_screen_set_done_by_hand_says_what_the_facts_say(demo_path: Path, frozen_clock: datetime) -> None:
+    from mailmig_tui.core.facts import derive_one, set_status
+
+    with ProjectStore.open(demo_path) as store:
+        fact = derive_one(store.project, Phase.BACKUP, demo_path)
+        store.update(lambda p: set_status(p, Phase.BACKUP, PhaseStatus.DONE, fact, confirmed=True, who="tester"))
+    app = MailmigApp(ProjectStore.open(demo_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await wait_for(pilot, lambda: bool(app.screen.query("#phase-summary")), "the Backup screen")
+        summary = str(app.screen.query_one("#phase-summary", Static).render())
+        assert summary.startswith("2. Backup · done (≠ the facts say · not started) · "), summary
+        await pilot.press("3")  # a phase in line with its facts reads as before
+        await wait_for(pilot, lambda: str(app.screen.query_one("#phase-summary", Static).render()).startswith("3."),
+                       "the DNS screen")
+        assert "≠" not in str(app.screen.query_one("#phase-summary", Static).render())

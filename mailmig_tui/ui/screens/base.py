@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from mailmig_tui.core.facts import agrees, derive_one
 from mailmig_tui.core.i18n import N_, _
 from mailmig_tui.core.phases import Phase
 from mailmig_tui.ui.project_view import ProjectView
@@ -70,12 +71,21 @@ class PhaseScreen(MailmigScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"{self.PHASE.number}. {self.PHASE.label} · {self.project.phases[self.PHASE].label} · "
-                     f"{self.PHASE.summary}", id="phase-summary")
+        yield Static(self.summary_text(), id="phase-summary")
         with TabbedContent(id="phase-tabs"):
             with TabPane(_("Checklist"), id="tab-checklist"):
                 yield ChecklistPanel(self.PHASE)
             yield from self.extra_panes()
+
+    def summary_text(self) -> str:
+        """"4. Account sync · done · …", and when the status set by hand is not what the engines' records
+        show, what they do show (as the dashboard's ≠): a phase is never just called done here."""
+        status = self.project.phases[self.PHASE]
+        text = f"{self.PHASE.number}. {self.PHASE.label} · {status.label}"
+        fact = derive_one(self.project, self.PHASE, self.mailmig.store.path)
+        if not agrees(status, fact):
+            text += " " + _("(≠ the facts say {facts})").format(facts=f"{fact.status.symbol} {fact.status.label}")
+        return f"{text} · {self.PHASE.summary}"
 
     def extra_panes(self) -> ComposeResult:
         yield from ()
@@ -88,8 +98,7 @@ class PhaseScreen(MailmigScreen):
         self.query_one(ChecklistPanel).query_one("DataTable").focus()
 
     def refresh_body(self) -> None:
-        self.query_one("#phase-summary", Static).update(
-            f"{self.PHASE.number}. {self.PHASE.label} · {self.project.phases[self.PHASE].label} · {self.PHASE.summary}")
+        self.query_one("#phase-summary", Static).update(self.summary_text())
         # every panel of every tab shows the project as it is now
         for view in self.query("*"):
             if isinstance(view, ProjectView):
