@@ -1,11 +1,8 @@
-"""The Backup phase's facts from a real (tiny) backup and verify against the Dovecot lab: the records the
+"""The Backup phase's facts from a real (tiny) backup and verify against the session's Dovecot lab: the records the
 commands write and the archive's index.sqlite they describe."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,40 +13,24 @@ from mailmig_tui.core.model import User
 from mailmig_tui.core.phases import Phase
 from mailmig_tui.core.store import ProjectStore, load_project
 from tests.backup_helpers import make_project, run_cli
-from tests.servers import missing_server, require_tools
 
 pytestmark = pytest.mark.lab
 
-USERS = {"f1@corp.example": "pw-f1", "f2@corp.example": "pw-f2"}
+NAMES = ("u1@corp.example", "u2@corp.example")  # two small mailboxes of the session's lab (tests/conftest.py)
 
 
-@pytest.fixture(scope="module")
-def old_provider() -> Iterator[Any]:
-    """One Dovecot (the old provider) with two small mailboxes."""
-    from mailmig_tui.lab.corpus import bulk_corpus, fill_mailbox
-    from mailmig_tui.lab.dovecot import Lab, dovecot_binary
-
-    if dovecot_binary() is None:
-        missing_server("dovecot")
-    require_tools("doveadm", "openssl")
-    root = Path(tempfile.mkdtemp(prefix="mailmig-facts-lab-"))
-    root.chmod(0o711)
-    lab = Lab.create(root / "lab")
-    lab.old.users.update(USERS)
-    lab.old.write_users()
-    lab.save()
-    lab.old.start()
-    try:
-        for i, (email, pw) in enumerate(USERS.items()):
-            fill_mailbox("127.0.0.1", lab.old.imap_port, email, pw, bulk_corpus(4, seed=i))
-        yield lab.old
-    finally:
-        lab.old.stop()
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture
+def old_provider(lab: Any) -> Any:
+    return lab.lab.old
 
 
-def test_backup_facts_follow_a_real_backup_and_verify(old_provider: Any, tmp_path: Path) -> None:
-    path = make_project(tmp_path, old_provider, USERS)
+@pytest.fixture
+def users(lab: Any) -> dict[str, str]:
+    return {email: lab.old_users[email] for email in NAMES}
+
+
+def test_backup_facts_follow_a_real_backup_and_verify(old_provider: Any, users: dict[str, str], tmp_path: Path) -> None:
+    path = make_project(tmp_path, old_provider, users)
     dest = tmp_path / "archive"
     assert derive_one(load_project(path), Phase.BACKUP, path).status == FactStatus.NOT_STARTED
 
@@ -78,8 +59,8 @@ def test_backup_facts_follow_a_real_backup_and_verify(old_provider: Any, tmp_pat
     assert fact.status == FactStatus.UNKNOWN and "index.sqlite is missing or unreadable" in fact.evidence
 
 
-def test_backup_facts_when_a_user_fails(old_provider: Any, tmp_path: Path) -> None:
-    path = make_project(tmp_path, old_provider, {**USERS, "f2@corp.example": "wrong"})
+def test_backup_facts_when_a_user_fails(old_provider: Any, users: dict[str, str], tmp_path: Path) -> None:
+    path = make_project(tmp_path, old_provider, {**users, NAMES[1]: "wrong"})
     code, _events, out = run_cli(tmp_path, "backup", str(path), "--dest", str(tmp_path / "archive"), "--json")
     assert code == 1, out
     fact = derive_one(load_project(path), Phase.BACKUP, path)

@@ -45,7 +45,7 @@ from typing import Any
 from mailmig_tui.core import clock
 from mailmig_tui.core.errors import UsageError
 from mailmig_tui.core.i18n import N_, _
-from mailmig_tui.core.model import PLAN_KEYS, Event, Project, current_operator
+from mailmig_tui.core.model import PLAN_KEYS, Event, Project, current_operator, subtable
 from mailmig_tui.core.phases import Phase, PhaseStatus
 
 MONITOR_STALE = timedelta(days=1)
@@ -104,14 +104,6 @@ def when(value: Any) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "?"
 
 
-def _section(project: Project, name: str) -> dict[str, Any]:
-    value = project.sections.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def _int(data: dict[str, Any], key: str) -> int:
@@ -119,6 +111,13 @@ def _int(data: dict[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(key)
     return value
+
+
+def _record(run: Any, time_key: str, *counts: str) -> tuple[datetime, list[int]]:
+    """A `last_run` record's time and counts; ValueError when it is not of that shape (edited by hand)."""
+    if not isinstance(run, dict) or not isinstance(run.get(time_key), datetime):
+        raise ValueError(time_key)
+    return run[time_key], [_int(run, key) for key in counts]
 
 
 def _names(names: list[str], limit: int = 2) -> str:
@@ -193,15 +192,12 @@ def preparation(project: Project, path: Path | None, now: datetime) -> Fact:
 
 def backup(project: Project, path: Path | None, now: datetime) -> Fact:
     phase = Phase.BACKUP
-    section = _section(project, "backup")
+    section = project.section("backup")
     run, check = section.get("last_run"), section.get("last_verify")
     if run is None:
         return Fact(phase, FactStatus.NOT_STARTED, _("no backup has run (`mailmig backup`)"))
     try:
-        if not isinstance(run, dict) or not isinstance(run.get("finished"), datetime):
-            raise ValueError("finished")
-        finished: datetime = run["finished"]
-        users, failed, stopped = _int(run, "users"), _int(run, "users_failed"), _int(run, "users_cancelled")
+        finished, (users, failed, stopped) = _record(run, "finished", "users", "users_failed", "users_cancelled")
     except ValueError:
         return Fact(phase, FactStatus.UNKNOWN, _("[backup.last_run] is unreadable"))
     everyone = len(project.users)
@@ -258,9 +254,9 @@ def accounts(project: Project, path: Path | None, now: datetime) -> Fact:
     from mailmig_tui.core.accounts.check import FAILING
 
     phase = Phase.ACCOUNTS
-    copies = _table(_section(project, "copy"), "users")
-    account_section = _section(project, "accounts")
-    checks = _table(account_section, "check")
+    copies = subtable(project.section("copy"), "users")
+    account_section = project.section("accounts")
+    checks = subtable(account_section, "check")
     last = account_section.get("last_check")
     if not copies and not checks and last is None:
         return Fact(phase, FactStatus.NOT_STARTED, _("no login check or copy has run"))
@@ -314,7 +310,7 @@ def dns(project: Project, path: Path | None, now: datetime) -> Fact:
     from mailmig_tui.core.dns.lastwatch import PROPAGATED, WATCHING, mx_values
 
     phase = Phase.DNS
-    record = _section(project, "dns").get("last_watch")
+    record = project.section("dns").get("last_watch")
     if record is None:
         return Fact(phase, FactStatus.NOT_STARTED, _("no propagation watch recorded (`mailmig dns watch`)"))
     if not isinstance(record, dict) or not isinstance(record.get("started"), datetime):
@@ -347,15 +343,11 @@ def dns(project: Project, path: Path | None, now: datetime) -> Fact:
 
 def testing(project: Project, path: Path | None, now: datetime) -> Fact:
     phase = Phase.TESTING
-    run = _section(project, "matrix").get("last_run")
+    run = project.section("matrix").get("last_run")
     if run is None:
         return Fact(phase, FactStatus.NOT_STARTED, _("the test matrix has not run (`mailmig test`)"))
     try:
-        if not isinstance(run, dict) or not isinstance(run.get("at"), datetime):
-            raise ValueError("at")
-        at: datetime = run["at"]
-        users, failed, not_run = _int(run, "users"), _int(run, "failed"), _int(run, "not_run")
-        passed_users = _int(run, "users_passed")
+        at, (users, failed, not_run, passed_users) = _record(run, "at", "users", "failed", "not_run", "users_passed")
     except ValueError:
         return Fact(phase, FactStatus.UNKNOWN, _("[matrix.last_run] is unreadable"))
     everyone = len(project.users)
@@ -399,7 +391,7 @@ def testing(project: Project, path: Path | None, now: datetime) -> Fact:
 
 def go_live(project: Project, path: Path | None, now: datetime) -> Fact:
     phase = Phase.GO_LIVE
-    section = _section(project, "golive")
+    section = project.section("golive")
     last, done_at = section.get("last_check"), section.get("done_at")
     overridden = [o for o in section.get("overrides") or [] if isinstance(o, dict) and o.get("what") == "go_live"]
     if last is None and done_at is None:
@@ -459,7 +451,7 @@ def aftercare(project: Project, path: Path | None, now: datetime) -> Fact:
         if bad_fail or bad_unknown:
             break
         clean_since = datetime.fromisoformat(run)
-    go_live_at = _section(project, "golive").get("done_at") or project.plan.dates.get("go_live")
+    go_live_at = project.section("golive").get("done_at") or project.plan.dates.get("go_live")
     if isinstance(go_live_at, datetime):
         clean_since = max(clean_since, go_live_at)
     try:

@@ -476,6 +476,12 @@ class Plan:
         return {**self.extra, **_drop_empty({**self.dates, "old_mx_ttl": self.old_mx_ttl or None})}
 
 
+def subtable(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """data[key] when it is a table, else {} (a record edited by hand into another shape)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass
 class Project:
     domain: str
@@ -577,6 +583,12 @@ class Project:
             if c.id == item_id:
                 return c
         raise KeyError(item_id)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """An engine's own table of the file (`[backup]`, `[copy]` …); {} when absent or, edited by hand,
+        not a table."""
+        value = self.sections.get(name)
+        return value if isinstance(value, dict) else {}
 
     def log(self, what: str, who: str | None = None) -> None:
         self.events.append(Event(now(), who or current_operator(), what))

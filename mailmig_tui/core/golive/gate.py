@@ -82,16 +82,12 @@ def _when(value: Any) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else "?"
 
 
-def _section(project: Project, name: str) -> dict[str, Any]:
-    value = project.sections.get(name)
-    return value if isinstance(value, dict) else {}
-
 
 # --- from what the project recorded -------------------------------------------------------------------
 
 
 def backup_condition(project: Project) -> Condition:
-    section = _section(project, "backup")
+    section = project.section("backup")
     run, check = section.get("last_run"), section.get("last_verify")
     if not isinstance(run, dict):
         return Condition("backup", FAIL, _("no backup has run (`mailmig backup`)"))
@@ -112,7 +108,7 @@ def backup_condition(project: Project) -> Condition:
 
 
 def copy_condition(project: Project) -> Condition:
-    table = _section(project, "copy").get("users")
+    table = project.section("copy").get("users")
     table = table if isinstance(table, dict) else {}
     missing, unverified, different = [], [], []
     newest: datetime | None = None
@@ -144,7 +140,7 @@ def copy_condition(project: Project) -> Condition:
 
 
 def matrix_condition(project: Project) -> Condition:
-    run = _section(project, "matrix").get("last_run")
+    run = project.section("matrix").get("last_run")
     if not isinstance(run, dict):
         return Condition("matrix", FAIL, _("the test matrix has not run (`mailmig test`)"))
     at = run.get("at") if isinstance(run.get("at"), datetime) else None
@@ -286,7 +282,7 @@ def dns_conditions(project: Project, config: DnsConfig, observed: dict[str, Any]
 
 def straggler_conditions(project: Project, credentials: Credentials, observed: dict[str, Any], at: datetime,
                          timeout: float = 30.0) -> list[Condition]:
-    delta = _section(project, "golive").get("final_delta")
+    delta = project.section("golive").get("final_delta")
     drained = observed.get("drained_at")
     if not isinstance(delta, dict) or not isinstance(delta.get("started"), datetime):
         return [Condition("final-delta", FAIL, _("the final delta has not run (`mailmig golive final-delta`)")),
@@ -343,7 +339,7 @@ def check_gate(project: Project, project_path: Path, credentials: Credentials, d
                cancel: threading.Event | None = None) -> GateResult:
     """Every condition, asked now. `observed` in the result is what to store in [golive.observed]."""
     at = at or now()
-    observed = dict(_section(project, "golive").get("observed") or {})
+    observed = dict(project.section("golive").get("observed") or {})
     conditions: list[Condition] = [backup_condition(project), copy_condition(project), matrix_condition(project)]
     dns, observed = dns_conditions(project, dns_config, observed, at)
     conditions += dns
@@ -357,7 +353,7 @@ def check_gate(project: Project, project_path: Path, credentials: Credentials, d
 
 def record_gate(project: Project, result: GateResult) -> None:
     """Store the drain clock and the last check's verdict in `[golive]` (through the project store)."""
-    section = dict(_section(project, "golive"))
+    section = dict(project.section("golive"))
     section["observed"] = result.observed
     section["last_check"] = {"at": result.at, "passed": result.passed,
                              "failing": [f"{c.key}: {c.evidence}"[:200] for c in result.failing]}
@@ -366,7 +362,7 @@ def record_gate(project: Project, result: GateResult) -> None:
 
 def gate_passed(project: Project) -> tuple[bool, list[str]]:
     """The last recorded check: did it pass, and which conditions failed (for the override record)."""
-    last = _section(project, "golive").get("last_check")
+    last = project.section("golive").get("last_check")
     if not isinstance(last, dict):
         return False, [_("the gate has not been checked (`mailmig golive check`)")]
     failing = last.get("failing", [])
@@ -378,7 +374,7 @@ def gate_passed(project: Project) -> tuple[bool, list[str]]:
 
 def last_check_line(project: Project) -> str | None:
     """"Go-live gate: ✗ 3 conditions fail (2026-12-14 10:02)", or None before the first check."""
-    last = _section(project, "golive").get("last_check")
+    last = project.section("golive").get("last_check")
     if not isinstance(last, dict):
         return None
     failing = last.get("failing") or []

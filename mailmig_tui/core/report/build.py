@@ -20,7 +20,7 @@ from typing import Any
 
 from mailmig_tui import __version__
 from mailmig_tui.core.i18n import N_, _, using_language
-from mailmig_tui.core.model import PLAN_KEYS, Project, now
+from mailmig_tui.core.model import PLAN_KEYS, Project, now, subtable
 from mailmig_tui.core.phases import Phase, PhaseStatus
 from mailmig_tui.core.plan import label as plan_label
 from mailmig_tui.core.report.blocks import FAIL, NONE, OK, WARN, Block
@@ -30,14 +30,6 @@ RUN_STATES = {"done": N_("done"), "failed": N_("failed"), "cancelled": N_("stopp
 SOURCES = {"old": N_("the old provider"), "archive": N_("the backup archive")}
 
 
-def _section(project: Project, name: str) -> dict[str, Any]:
-    value = project.sections.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def when(value: Any) -> str:
@@ -179,7 +171,7 @@ def _summary(project: Project, project_path: Path, generated: datetime) -> list[
 
 def _happened(project: Project, watch: Any) -> dict[str, tuple[datetime | None, str]]:
     """When each planned step really happened, and the record that says so."""
-    backup, copy, golive = _section(project, "backup"), _section(project, "copy"), _section(project, "golive")
+    backup, copy, golive = project.section("backup"), project.section("copy"), project.section("golive")
     out: dict[str, tuple[datetime | None, str]] = {}
 
     def ticked(item_id: str) -> tuple[datetime | None, str] | None:
@@ -192,13 +184,13 @@ def _happened(project: Project, watch: Any) -> dict[str, tuple[datetime | None, 
         return None
 
     out["ttl_lowered"] = ticked("prep-ttl") or (None, _("no record (tick “Lower the MX TTL” in the checklist)"))
-    run = _table(backup, "last_run")
+    run = subtable(backup, "last_run")
     if isinstance(run.get("started"), datetime):
         out["backup_start"] = run["started"], _("last backup run, finished {when}").format(when=when(run.get("finished")))
     else:
         out["backup_start"] = None, _("no backup has run")
-    copy_run = _table(copy, "last_run")
-    users = _table(copy, "users")
+    copy_run = subtable(copy, "last_run")
+    users = subtable(copy, "users")
     prestaged: list[datetime] = [e["copied_at"] for e in users.values() if isinstance(e, dict)
                                  and e.get("phase") == "prestage" and isinstance(e.get("copied_at"), datetime)]
     if copy_run.get("phase") == "prestage" and isinstance(copy_run.get("started"), datetime):
@@ -207,7 +199,7 @@ def _happened(project: Project, watch: Any) -> dict[str, tuple[datetime | None, 
         out["prestage_copy"] = min(prestaged), _("first user whose last copy was a pre-stage")
     else:
         out["prestage_copy"] = ticked("acct-prestage") or (None, _("no pre-stage copy recorded"))
-    auth_since = _table(golive, "observed").get("auth_new_since")
+    auth_since = subtable(golive, "observed").get("auth_new_since")
     if watch is not None and watch.cutover_at is not None:
         out["mx_cutover"] = watch.cutover_at, _("DNS watch: every authoritative server first seen serving the new MX")
     elif isinstance(auth_since, datetime):
@@ -269,8 +261,8 @@ def _verify_word(value: str) -> str:
 def _backup(project: Project, project_path: Path, glance: list[list[str]]) -> list[Block]:
     from mailmig_tui.core.backup.engine import INDEX_NAME, default_dest
 
-    section = _section(project, "backup")
-    run, check = _table(section, "last_run"), _table(section, "last_verify")
+    section = project.section("backup")
+    run, check = subtable(section, "last_run"), subtable(section, "last_verify")
     blocks = [Block("h2", _("Backup"))]
     if not run:
         blocks.append(Block("p", not_run(_("no backup has run (`mailmig backup`)"))))
@@ -341,8 +333,8 @@ def _copy(project: Project, project_path: Path, glance: list[list[str]]) -> list
     from mailmig_tui.core.copy.engine import IDMAP_NAME
     from mailmig_tui.core.copy.summary import phase_label
 
-    section = _section(project, "copy")
-    run, check, users = _table(section, "last_run"), _table(section, "last_verify"), _table(section, "users")
+    section = project.section("copy")
+    run, check, users = subtable(section, "last_run"), subtable(section, "last_verify"), subtable(section, "users")
     blocks = [Block("h2", _("Copy to the new provider"))]
     if not run and not users:
         blocks.append(Block("p", not_run(_("nothing has been copied (`mailmig copy`)"))))
@@ -414,7 +406,7 @@ def _copy(project: Project, project_path: Path, glance: list[list[str]]) -> list
 
 
 def _accounts(project: Project, glance: list[list[str]]) -> list[Block]:
-    last = _table(_section(project, "accounts"), "last_check")
+    last = subtable(project.section("accounts"), "last_check")
     blocks = [Block("h2", _("Account logins"))]
     if not last:
         blocks.append(Block("p", not_run(_("the logins have not been checked (`mailmig accounts check`)"))))
@@ -443,8 +435,8 @@ def _state_word(state: str) -> str:
 
 def _dns(project: Project, watch: Any, glance: list[list[str]]) -> list[Block]:
     blocks = [Block("h2", _("DNS timeline"))]
-    golive = _section(project, "golive")
-    drained = _table(golive, "observed").get("drained_at")
+    golive = project.section("golive")
+    drained = subtable(golive, "observed").get("drained_at")
     if watch is None:
         glance.append([_("DNS"), not_run(_("no DNS watch recorded"))])
         blocks.append(Block("p", not_run(_("the propagation watcher has no history for this project "
@@ -501,7 +493,7 @@ def _matrix(project: Project, project_path: Path, glance: list[list[str]]) -> li
     from mailmig_tui.core.matrix.checks import CHECK_IDS, NOT_RUN, SYMBOLS, WORDS, title
     from mailmig_tui.core.matrix.config import db_path, parse_matrix_section
 
-    run = _table(_section(project, "matrix"), "last_run")
+    run = subtable(project.section("matrix"), "last_run")
     blocks = [Block("h2", _("Test matrix"))]
     if not run:
         blocks.append(Block("p", not_run(_("the test matrix has not run (`mailmig test`)"))))
@@ -520,7 +512,7 @@ def _matrix(project: Project, project_path: Path, glance: list[list[str]]) -> li
         pp=_int(run.get("pilots_passed")), p=pilots, up=_int(run.get("users_passed")), u=users_n,
         when=when(run.get("at")))])
     try:
-        path = db_path(project_path, parse_matrix_section(_section(project, "matrix")))
+        path = db_path(project_path, parse_matrix_section(project.section("matrix")))
     except ValueError:
         path = db_path(project_path, parse_matrix_section(None))
     latest: dict[tuple[str, str], tuple[str, str]] = {}
@@ -559,8 +551,8 @@ def _matrix(project: Project, project_path: Path, glance: list[list[str]]) -> li
 def _golive(project: Project, project_path: Path, glance: list[list[str]]) -> list[Block]:
     from mailmig_tui.core.mailout.log import sendlog_path
 
-    golive = _section(project, "golive")
-    last = _table(golive, "last_check")
+    golive = project.section("golive")
+    last = subtable(golive, "last_check")
     blocks = [Block("h2", _("Go-live gate"))]
     if not last:
         blocks.append(Block("p", not_run(_("the gate has not been checked (`mailmig golive check`)"))))
@@ -577,7 +569,7 @@ def _golive(project: Project, project_path: Path, glance: list[list[str]]) -> li
             when=when(last.get("at")), n=len(failing))))
         if failing:
             blocks.append(Block("ul", items=failing))
-    delta = _table(golive, "final_delta")
+    delta = subtable(golive, "final_delta")
     if delta:
         blocks.append(Block("p", _("Final delta: {when}, {messages} messages, {failed} users failed.").format(
             when=when(delta.get("started")), messages=count(delta.get("messages")), failed=_int(delta.get("users_failed")))))
